@@ -1,0 +1,93 @@
+"""Shared fixtures: small hand-written playlist files with known answers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+HEADER = b'"user_id", "artistname", "trackname", "playlistname"'
+
+# Every quirk we know of, one per line, with what each line must become. Line 1 is the header.
+QUIRK_LINES: list[tuple[bytes, tuple | str]] = [
+    # (raw line without its line ending, expected 4 values | "blank" | rejection reason)
+    (b'"u1","Artist A","Song 1","rock"', ("u1", "Artist A", "Song 1", "rock")),
+    (
+        b'"u1","Matthew "Mdot" Finley","Fire","rock"',
+        ("u1", 'Matthew "Mdot" Finley', "Fire", "rock"),
+    ),
+    (
+        b'"u1","Fall Out Boy","A Little Less Sixteen Candles, A Little More "Touch Me"","rock"',
+        ("u1", "Fall Out Boy", 'A Little Less Sixteen Candles, A Little More "Touch Me"', "rock"),
+    ),
+    (b"", "blank"),
+    (b'"u1","","Local file","rock"', ("u1", "", "Local file", "rock")),
+    (b'"u1","Artist B","","rock"', ("u1", "Artist B", "", "rock")),
+    (
+        b'"u2","Glasvegas","I Feel Wrong (Homosexuality, Pt. 1)",""/"',
+        ("u2", "Glasvegas", "I Feel Wrong (Homosexuality, Pt. 1)", '"/'),
+    ),
+    (b'"u2","The Gaslight Anthem",""45"","mix"', ("u2", "The Gaslight Anthem", '"45"', "mix")),
+    (
+        b'"u2","SNAP!","Rhythm Is A Dancer - Original 12"","mix"',
+        ("u2", "SNAP!", 'Rhythm Is A Dancer - Original 12"', "mix"),
+    ),
+    (b'"u2","a","b"', "wrong_field_count"),
+    (b'"u2","a","b","c","d"', "wrong_field_count"),
+    (
+        b"u3,Unquoted Artist,Unquoted Song,plain",
+        ("u3", "Unquoted Artist", "Unquoted Song", "plain"),
+    ),
+    (
+        b'"u3","Properly ""Escaped"", Artist","x, y","plain"',
+        ("u3", 'Properly "Escaped", Artist', "x, y", "plain"),
+    ),
+    (b'"u3","Bad \xff\xfe bytes","t","plain"', "invalid_utf8"),
+    (b"   ", "blank"),
+    (
+        b'"u3","  Padded Artist ","  Padded Song  ","plain"',
+        ("u3", "  Padded Artist ", "  Padded Song  ", "plain"),
+    ),
+    (b'"u3","Odd|||Artist","Song","plain"', ("u3", "Odd|||Artist", "Song", "plain")),
+    (b'"u3","unterminated,t,plain', "malformed_quoting"),
+    (b'"u3","Bj\xc3\xb6rk","J\xc3\xb3ga","plain"', ("u3", "Björk", "Jóga", "plain")),
+]
+
+
+def write_quirks_file(path: Path) -> Path:
+    """The quirk lines as a file: CRLF endings for the first half, LF after, no final newline."""
+    lines = [HEADER] + [raw for raw, _ in QUIRK_LINES]
+    half = len(lines) // 2
+    body = b"\r\n".join(lines[:half]) + b"\r\n" + b"\n".join(lines[half:])
+    path.write_bytes(body)
+    return path
+
+
+@pytest.fixture
+def quirks_file(tmp_path: Path) -> Path:
+    return write_quirks_file(tmp_path / "quirks.csv")
+
+
+def expected_rows() -> dict[int, tuple]:
+    """Line number → expected values, for the quirk lines that must parse."""
+    return {
+        number: want
+        for number, (_, want) in enumerate(QUIRK_LINES, start=2)
+        if isinstance(want, tuple)
+    }
+
+
+def expected_rejections() -> dict[int, str]:
+    return {
+        number: want
+        for number, (_, want) in enumerate(QUIRK_LINES, start=2)
+        if isinstance(want, str) and want != "blank"
+    }
