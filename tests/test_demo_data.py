@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from music_recsys.datasets import PlaylistCsvDataset
 from music_recsys.demo_data import DemoDataParams, generate_demo_playlists
+from music_recsys.duckdb_sql import to_pandas
 from music_recsys.pipelines.data_processing.nodes import parse_playlist_lines
 
 SMALL = {"path": "unused.csv", "n_users": 60, "n_playlists": 400, "n_artists": 300}
@@ -46,9 +47,10 @@ def test_demo_has_the_character_of_the_real_file(demo):
 def test_demo_file_reads_back_exactly(demo, tmp_path):
     path = tmp_path / "demo.csv"
     PlaylistCsvDataset(str(path)).save(demo)
-    parsed, unparseable, summary = parse_playlist_lines(PlaylistCsvDataset(str(path)).load())
-    assert unparseable.empty
-    assert summary["lines_read"] == len(demo)
+    lines = to_pandas(parse_playlist_lines(PlaylistCsvDataset(str(path)).load()))
+    assert (lines["outcome"] == "parsed").all()
+    assert len(lines) == len(demo)
+    parsed = lines
     got = parsed[["user_id", "artistname", "trackname", "playlistname"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, demo, check_dtype=False)
     assert np.array_equal(parsed["line_number"], np.arange(2, len(demo) + 2))

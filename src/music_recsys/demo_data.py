@@ -28,6 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 logger = logging.getLogger(__name__)
 
+# Part of the demo file's fingerprint: bump it when a change here changes the generated rows,
+# so that existing demo files are regenerated.
+DEMO_GENERATOR_VERSION = 1
+
 # Each genre has a few scenes (sub-styles); artists belong to one scene.
 GENRES = {
     "rock": ["classic rock", "hard rock", "alternative rock", "garage rock"],

@@ -1,5 +1,7 @@
 """Project hooks.
 
+``DuckDBHook`` applies ``conf/<env>/duckdb.yml`` to the shared DuckDB connection.
+
 ``TypedParamsTrackingHook`` lets kedro-mlflow log typed parameter groups key by key.
 
 ``DemoDataHook`` makes ``kedro run`` work on a fresh clone: when the raw playlists dataset points
@@ -19,7 +21,8 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel
 
-from music_recsys.demo_data import DemoDataParams, generate_demo_playlists
+from music_recsys import duckdb_sql
+from music_recsys.demo_data import DEMO_GENERATOR_VERSION, DemoDataParams, generate_demo_playlists
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,9 @@ def ensure_demo_data(dataset: Any, params: DemoDataParams, project_path: Path) -
         return False
     path = project_path / params.path
     fingerprint_path = path.with_suffix(".params.json")
-    fingerprint = params.model_dump_json(indent=2)
+    fingerprint = json.dumps(
+        {"generator_version": DEMO_GENERATOR_VERSION, **params.model_dump()}, indent=2
+    )
     if path.is_file() and fingerprint_path.is_file():
         if fingerprint_path.read_text(encoding="utf-8") == fingerprint:
             logger.info("Using the demo playlists in '%s'", params.path)
@@ -87,6 +92,25 @@ class DemoDataHook:
                 mlflow.log_params(
                     {f"demo_data.{k}": v for k, v in params.model_dump().items() if k != "path"}
                 )
+
+
+class DuckDBHook:
+    """Configures the shared DuckDB connection from ``conf/<env>/duckdb.yml``.
+
+    Like the Spark session of Kedro's PySpark starter: one place for engine settings, applied
+    when the context is created. A relative ``temp_directory`` is taken from the project root.
+    """
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        try:
+            settings = dict(context.config_loader["duckdb"])
+        except KeyError:
+            settings = {}
+        temp_directory = settings.get("temp_directory")
+        if temp_directory and not Path(temp_directory).is_absolute():
+            settings["temp_directory"] = str(Path(context.project_path) / temp_directory)
+        duckdb_sql.configure(settings)
 
 
 class TypedParamsTrackingHook:

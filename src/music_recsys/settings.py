@@ -3,9 +3,9 @@ from the Kedro defaults. For further information, including these default values
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
 # Instantiated project hooks. kedro-mlflow registers its own hook through its entry point.
-from music_recsys.hooks import DemoDataHook, TypedParamsTrackingHook
+from music_recsys.hooks import DemoDataHook, DuckDBHook, TypedParamsTrackingHook
 
-HOOKS = (DemoDataHook(), TypedParamsTrackingHook())
+HOOKS = (DuckDBHook(), DemoDataHook(), TypedParamsTrackingHook())
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
@@ -35,10 +35,8 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft"},
-    # "config_patterns": {
-    #     "spark" : ["spark*/"],
-    #     "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
-    # }
+    # conf/<env>/duckdb.yml: DuckDB settings, applied by music_recsys.hooks.DuckDBHook.
+    "config_patterns": {"duckdb": ["duckdb*", "duckdb*/**"]},
 }
 
 # Class that manages Kedro's library components.

@@ -1,0 +1,83 @@
+"""A Kedro dataset that keeps Parquet files as lazy DuckDB relations.
+
+``load()`` returns a relation over the file on the shared connection
+(:func:`music_recsys.duckdb_sql.connection`): nothing is read until a query runs, and DuckDB
+reads only the columns and row groups it needs. ``save()`` takes a relation and lets DuckDB
+stream it to Parquet, so a table of millions of rows never has to fit in Python; a pandas frame
+or Arrow table is accepted too.
+
+Use ``to_pandas(relation)`` (or ``relation.df()``) in a notebook to get a frame.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from kedro.io import AbstractDataset
+
+from music_recsys import duckdb_sql
+
+
+class DuckDBParquetDataset(
+    AbstractDataset[duckdb.DuckDBPyRelation | pd.DataFrame | pa.Table, duckdb.DuckDBPyRelation]
+):
+    """Parquet file ⇄ lazy DuckDB relation.
+
+    Example catalog entry::
+
+        playlist_tracks:
+          type: music_recsys.datasets.DuckDBParquetDataset
+          filepath: data/03_primary/playlist_tracks.parquet
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the dataset.
+
+        Args:
+            filepath: Local path of the Parquet file.
+            save_args: Options for DuckDB's ``write_parquet`` (default: zstd compression).
+            metadata: Free-form metadata (kedro-viz reads its layer from here).
+        """
+        self._filepath = str(PurePosixPath(filepath))
+        self._save_args = {"compression": "zstd", **(save_args or {})}
+        self.metadata = metadata
+
+    @property
+    def filepath(self) -> str:
+        return self._filepath
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "save_args": self._save_args}
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).is_file()
+
+    def load(self) -> duckdb.DuckDBPyRelation:
+        return duckdb_sql.connection().read_parquet(self._filepath)
+
+    def save(self, data: duckdb.DuckDBPyRelation | pd.DataFrame | pa.Table) -> None:
+        path = Path(self._filepath)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            duckdb_sql.relation(data).write_parquet(str(temporary), **self._save_args)
+            # Rename into place, so that an interrupted save never leaves a half-written file
+            # that a later run would take for a complete one.
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def preview(self, nrows: int = 10) -> dict[str, Any]:
+        """The first ``nrows`` rows, for kedro-viz."""
+        frame = duckdb_sql.to_pandas(self.load().limit(nrows))
+        return frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
