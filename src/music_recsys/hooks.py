@@ -81,7 +81,7 @@ class DemoDataHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         if RAW_DATASET not in pipeline.inputs():
             return
-        params = DemoDataParams.model_validate(_plain(catalog.load("params:demo_data")))
+        params = DemoDataParams.model_validate(catalog.load("params:demo_data"))
         dataset = catalog.get(RAW_DATASET)
         project_path = Path(run_params.get("project_path") or Path.cwd())
         ensure_demo_data(dataset, params, project_path)
@@ -128,8 +128,3 @@ class TypedParamsTrackingHook:
         for name, value in inputs.items():
             if name.startswith("params:") and isinstance(value, BaseModel):
                 inputs[name] = value.model_dump(mode="json")
-
-
-def _plain(value: Any) -> Any:
-    """Parameters as plain Python values (OmegaConf containers become dicts)."""
-    return json.loads(json.dumps(value, default=dict))

@@ -11,7 +11,10 @@ def test_relations_stream_to_parquet_and_load_lazily(tmp_path):
     dataset = DuckDBParquetDataset(str(tmp_path / "out" / "tracks.parquet"))
     dataset.save(sql("SELECT * FROM {t} WHERE playlist_id = 0", t=frame))
     loaded = dataset.load()
-    assert to_pandas(loaded).to_dict("list") == {"playlist_id": [0, 0], "track_id": ["A|||a", "A|||b"]}
+    assert to_pandas(loaded).to_dict("list") == {
+        "playlist_id": [0, 0],
+        "track_id": ["A|||a", "A|||b"],
+    }
     assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
 
 
