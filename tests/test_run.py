@@ -84,8 +84,23 @@ def test_kedro_run_on_a_fresh_clone_generates_demo_data_and_tracks_the_run(proje
     for split in ("train", "validation", "test"):
         assert len(pd.read_parquet(project / f"data/04_model_input/playlists_{split}.parquet")) > 0
 
+    results = pd.read_csv(project / "data/07_model_output/model_results.csv")
+    assert {"most_popular", "cooccurrence", "transitions", "w2v_music_sg"} <= set(
+        results["candidate"]
+    )
+    assert results["selected"].sum() == 2  # the chosen candidate, on validation and on test
+    assert (project / "data/05_models/selected_recommender.pkl").exists()
+
     tracked = latest_mlflow_run(project)
     assert tracked["status"] == "FINISHED"
+    assert "metrics.data_science_metrics.cooccurrence.validation.hit_rate_at_10" in tracked
+    assert "metrics.data_science_metrics.selected.test.hit_rate_at_10" in tracked
+    assert "metrics.data_science_metrics.w2v_music_sg.training.words_per_second" in tracked
+    assert tracked["params.w2v_music_sg.word2vec.sg"] == "1"
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    assert (
+        client.get_registered_model("music_recsys_recommender").name == "music_recsys_recommender"
+    )
     assert tracked["params.split.seed"] == "42"
     assert tracked["params.raw_data.is_demo"] == "True"
     assert tracked["params.demo_data.n_playlists"] == "300"

@@ -1,0 +1,87 @@
+"""Ranking metrics, one function each, all over the whole catalog.
+
+Every query has one target track. ``ranks`` holds, per query, the 0-based position of the target
+in the model's ranking of the whole catalog, or ``inf`` when it is not among the ranked top
+(ranks beyond the largest K evaluated are not needed by any metric at K).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MISS = np.inf
+
+
+def target_ranks(top: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Position of each target in its row of ``top`` (``inf`` where absent or unknown).
+
+    Args:
+        top: ``[queries, k]`` catalog indices, best first (``-1`` for empty slots).
+        targets: ``[queries]`` catalog index of each target (``-1`` for a track not in the
+            catalog, which no model can recommend).
+    """
+    hits = (top == targets[:, None]) & (targets[:, None] >= 0)
+    ranks = np.full(len(targets), MISS)
+    rows, positions = np.nonzero(hits)
+    ranks[rows] = positions
+    return ranks
+
+
+def hit_rate(ranks: np.ndarray, k: int) -> float:
+    """Share of queries whose target is in the top ``k``. Range [0, 1]; 1 is perfect."""
+    return float(np.mean(ranks < k)) if len(ranks) else float("nan")
+
+
+def mrr(ranks: np.ndarray, k: int) -> float:
+    """Mean reciprocal rank, counting only targets in the top ``k``. Range [0, 1]."""
+    if not len(ranks):
+        return float("nan")
+    return float(np.mean(np.where(ranks < k, 1.0 / (np.minimum(ranks, k) + 1.0), 0.0)))
+
+
+def ndcg(ranks: np.ndarray, k: int) -> float:
+    """Normalised discounted cumulative gain at ``k`` for one relevant track. Range [0, 1]."""
+    if not len(ranks):
+        return float("nan")
+    return float(np.mean(np.where(ranks < k, 1.0 / np.log2(np.minimum(ranks, k) + 2.0), 0.0)))
+
+
+def coverage(top: np.ndarray, k: int, n_tracks: int) -> float:
+    """Share of the catalog that appears in at least one top-``k`` list. Range [0, 1]."""
+    shown = top[:, :k]
+    return float(len(np.unique(shown[shown >= 0])) / n_tracks) if n_tracks else float("nan")
+
+
+def mean_popularity(top: np.ndarray, k: int, counts: np.ndarray) -> float:
+    """Mean training popularity (rows) of the recommended tracks in the top ``k``. Range ≥ 0."""
+    shown = top[:, :k]
+    shown = shown[shown >= 0]
+    return float(counts[shown].mean()) if len(shown) else float("nan")
+
+
+def popularity_buckets(
+    counts: np.ndarray, shares: tuple[float, float] = (1 / 3, 2 / 3)
+) -> np.ndarray:
+    """``head``, ``torso`` or ``tail`` per catalog track (indexed most popular first).
+
+    The head is the most popular tracks that together make the first ``shares[0]`` of training
+    rows, the torso the next ones up to ``shares[1]``, the tail the rest.
+    """
+    cumulative = np.cumsum(counts) / max(counts.sum(), 1)
+    before = np.concatenate([[0.0], cumulative[:-1]])
+    return np.where(before < shares[0], "head", np.where(before < shares[1], "torso", "tail"))
+
+
+def hit_rate_by_bucket(ranks: np.ndarray, targets: np.ndarray, buckets: np.ndarray, k: int) -> dict:
+    """Hit rate at ``k`` and number of queries, per popularity bucket of the target.
+
+    Targets outside the catalog form the ``unseen`` bucket (their hit rate is 0 by necessity).
+    """
+    labels = np.where(targets >= 0, buckets[np.maximum(targets, 0)], "unseen")
+    return {
+        bucket: {
+            "hit_rate": hit_rate(ranks[labels == bucket], k),
+            "queries": int((labels == bucket).sum()),
+        }
+        for bucket in ("head", "torso", "tail", "unseen")
+    }

@@ -1,0 +1,53 @@
+"""The selected recommender as an MLflow pyfunc model, registered under a stable name.
+
+``mlflow.pyfunc.load_model("models:/music_recsys_recommender/latest").predict(...)`` answers
+with the same ranking as the evaluation (it calls the same scoring code).
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import pandas as pd
+
+from .params import EvaluationParams
+from .recommenders import Query, Recommender, top_k
+
+
+class RecommenderModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: seed track ids in, top-K track ids and scores out.
+
+    Input: a frame with a ``seed_track_ids`` column (one list of ``<artist>|||<track>`` ids per
+    row, oldest first). Output: a frame with ``track_ids`` and ``scores`` (lists, best first).
+    ``params={"k": 20}`` changes the number of recommendations (default ``k``).
+    """
+
+    def __init__(self, recommender: Recommender, query_decay: float = 1.0, k: int = 10) -> None:
+        self.recommender = recommender
+        self.query_decay = query_decay
+        self.k = k
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        k = int((params or {}).get("k", self.k))
+        index = self.recommender.index
+        queries = [
+            Query.of(index.lookup(list(seeds)), self.query_decay)
+            for seeds in model_input["seed_track_ids"]
+        ]
+        scores, _ = self.recommender.scores(queries)
+        top = top_k(scores, k)
+        rows = []
+        for row, ranked in enumerate(top):
+            shown = ranked[ranked >= 0]
+            rows.append(
+                (index.track_ids[shown].tolist(), scores[row, shown].astype(float).tolist())
+            )
+        return pd.DataFrame(rows, columns=["track_ids", "scores"])
+
+
+def package_for_mlflow(
+    selected_recommender: Recommender, evaluation: EvaluationParams
+) -> RecommenderModel:
+    """Wraps the selected recommender for MLflow's model registry (the catalog logs it)."""
+    return RecommenderModel(selected_recommender, evaluation.query_decay, k=min(evaluation.k))

@@ -1,0 +1,324 @@
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from music_recsys.duckdb_sql import relation
+from music_recsys.pipelines.data_science.mlflow_model import RecommenderModel
+from music_recsys.pipelines.data_science.nodes import (
+    _pair_graph,
+    build_queries,
+    build_results_table,
+    build_track_index,
+    choose_protocol,
+    collect_mlflow_metrics,
+    evaluate,
+    evaluate_on_test,
+    fit_cooccurrence,
+    fit_most_popular,
+    fit_transitions,
+    fit_word2vec,
+    rank_targets,
+    select_candidate,
+)
+from music_recsys.pipelines.data_science.params import (
+    CooccurrenceParams,
+    EvaluationParams,
+    TransitionParams,
+    Word2VecParams,
+)
+from music_recsys.pipelines.data_science.word2vec import PlaylistCorpus
+from tests.conftest import PROJECT_ROOT
+
+
+def playlists(*tracks_per_playlist: str) -> pd.DataFrame:
+    """Rows from strings like "a b c": one playlist per string, tracks by one-letter name."""
+    return pd.DataFrame(
+        [
+            (pid, pos, f"X|||{t}")
+            for pid, names in enumerate(tracks_per_playlist)
+            for pos, t in enumerate(names.split())
+        ],
+        columns=["playlist_id", "position", "track_id"],
+    )
+
+
+TRAIN = playlists("a b c", "a b d", "b c", "a b", "e a b")
+
+
+@pytest.fixture
+def track_index() -> pd.DataFrame:
+    return build_track_index(relation(TRAIN))
+
+
+def test_track_index_counts(track_index):
+    counts = dict(zip(track_index["track_id"], track_index["count"], strict=True))
+    assert counts == {"X|||b": 5, "X|||a": 4, "X|||c": 2, "X|||d": 1, "X|||e": 1}
+    assert track_index["track_id"].tolist()[0] == "X|||b"
+
+
+# --- protocol and queries ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "meaningful", "expected"),
+    [
+        ("auto", False, "continuation"),
+        ("auto", True, "next_track"),
+        ("next_track", False, "next_track"),
+    ],
+)
+def test_protocol_follows_the_order_check_unless_set(protocol, meaningful, expected):
+    report = {"next_track_is_meaningful": meaningful, "explanation": "…"}
+    chosen = choose_protocol(report, EvaluationParams(protocol=protocol))
+    assert chosen["protocol"] == expected
+    assert ("auto" in chosen["reason"]) == (protocol == "auto")
+
+
+def test_next_track_queries_end_right_before_the_last_track():
+    queries = build_queries(
+        relation(playlists("a b c d", "e f", "g")),
+        {"protocol": "next_track"},
+        EvaluationParams(query_length=2),
+    )
+    assert queries["query"].map(list).tolist() == [
+        ["X|||b", "X|||c"],
+        ["X|||e"],
+    ]  # "g" alone: skipped
+    assert queries["target"].tolist() == ["X|||d", "X|||f"]
+
+
+def test_continuation_queries_hold_out_one_track_and_are_reproducible():
+    rows = relation(playlists("a b c d e f", "g h i"))
+    params = EvaluationParams(max_query_tracks=3, seed=5)
+    queries = build_queries(rows, {"protocol": "continuation"}, params)
+    for query, target, names in zip(
+        queries["query"], queries["target"], ["a b c d e f", "g h i"], strict=True
+    ):
+        tracks = [f"X|||{n}" for n in names.split()]
+        assert target in tracks and target not in list(query)
+        assert len(query) == min(3, len(tracks) - 1)
+        assert list(query) == [t for t in tracks if t in set(query)]  # playlist order kept
+    pd.testing.assert_frame_equal(
+        queries, build_queries(rows, {"protocol": "continuation"}, params)
+    )
+
+
+def test_at_most_max_queries_playlists_are_sampled():
+    rows = relation(playlists(*["a b"] * 30))
+    queries = build_queries(rows, {"protocol": "next_track"}, EvaluationParams(max_queries=7))
+    assert len(queries) == 7 and queries["playlist_id"].is_unique
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+
+def test_pair_graphs_count_what_they_should(track_index):
+    def dense(window, directed):
+        graph = _pair_graph(relation(TRAIN), track_index, window, directed).toarray()
+        names = track_index["track_id"].str[-1].tolist()
+        return pd.DataFrame(graph, index=names, columns=names)
+
+    transitions = dense(1, True)
+    assert (
+        transitions.loc["a", "b"] == 4
+        and transitions.loc["b", "a"] == 0
+        and transitions.loc["e", "a"] == 1
+    )
+    window_2 = dense(2, False)
+    assert window_2.loc["a", "c"] == window_2.loc["c", "a"] == 1 and window_2.loc["e", "b"] == 1
+    anywhere = dense(None, False)
+    assert anywhere.loc["e", "b"] == 1 and np.all(np.diag(anywhere.values) == 0)
+
+
+def test_baselines_recommend_the_obvious(track_index):
+    queries = pd.DataFrame({"playlist_id": [0], "query": [["X|||a"]], "target": ["X|||b"]})
+    for model in (
+        fit_most_popular(track_index),
+        fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=1)),
+        fit_transitions(relation(TRAIN), track_index, TransitionParams()),
+    ):
+        top, ranks, _, _ = rank_targets(model, queries, EvaluationParams())
+        assert ranks.tolist() == [0.0], model.kind
+        assert "X|||a" not in track_index["track_id"].to_numpy()[top[0][top[0] >= 0]]
+
+
+# --- word2vec ----------------------------------------------------------------------------------
+
+
+def test_long_playlists_are_chunked_not_cut():
+    corpus = PlaylistCorpus(
+        [str(i) for i in range(3)], np.array([0, 1, 2] * 9), np.array([0, 25, 27]), 10
+    )
+    sentences = list(corpus)
+    assert [len(s) for s in sentences] == [10, 10, 5, 2]
+    assert sum(len(s) for s in sentences) == corpus.n_words == 27
+    assert corpus.n_sentences == 4
+
+
+W2V = {"sg": 1, "vector_size": 8, "window": 2, "epochs": 5, "min_count": 1, "workers": 1, "seed": 3}
+
+
+def test_word2vec_with_one_worker_and_a_seed_is_reproducible(track_index):
+    rows = relation(playlists(*["a b c d", "b c e", "a d e", "c d"] * 20))
+    index = build_track_index(rows)
+    queries = pd.DataFrame(
+        {
+            "playlist_id": [0, 1],
+            "query": [["X|||a"], ["X|||c", "X|||d"]],
+            "target": ["X|||b", "X|||e"],
+        }
+    )
+    first, stats = fit_word2vec(rows, index, Word2VecParams(**W2V))
+    second, _ = fit_word2vec(rows, index, Word2VecParams(**W2V))
+    np.testing.assert_array_equal(first.query_vectors, second.query_vectors)
+    evaluation = EvaluationParams(k=(1, 2), selection_metric="hit_rate_at_1")
+    first_metrics = pd.Series(evaluate(first, queries, evaluation)).drop("seconds")
+    second_metrics = pd.Series(evaluate(second, queries, evaluation)).drop("seconds")
+    assert first_metrics.equals(second_metrics)
+    assert stats["vocabulary_size"] == 5 and stats["words_per_second"] > 0
+    assert np.allclose(np.linalg.norm(first.item_vectors, axis=1), 1.0)  # cosine: normalised
+
+
+def test_word2vec_in_out_uses_the_output_vectors():
+    rows = relation(playlists(*["a b c d", "b c e"] * 10))
+    index = build_track_index(rows)
+    model, _ = fit_word2vec(rows, index, Word2VecParams(**W2V, scoring="in_out"))
+    assert model.scoring == "in_out"
+    assert not np.allclose(model.query_vectors, model.item_vectors)
+
+
+# --- evaluation, selection, test ---------------------------------------------------------------
+
+
+def test_evaluate_reports_every_metric(track_index):
+    queries = pd.DataFrame(
+        {
+            "playlist_id": [0, 1, 2],
+            "query": [["X|||a"], ["X|||zzz"], ["X|||e"]],
+            "target": ["X|||b", "X|||c", "X|||new"],
+        }
+    )
+    result = evaluate(
+        fit_most_popular(track_index),
+        queries,
+        EvaluationParams(k=(1, 10), selection_metric="hit_rate_at_10"),
+    )
+    assert result["hit_rate_at_1"] == pytest.approx(1 / 3)  # b is the most popular; a is excluded
+    assert result["hit_rate_at_10"] == pytest.approx(2 / 3)  # "new" is not in the catalog
+    assert result["unseen_target_rate"] == pytest.approx(1 / 3)
+    assert result["fallback_rate"] == pytest.approx(1 / 3)  # "zzz" is unknown
+    assert result["queries"] == 3
+    assert {
+        "coverage_at_10",
+        "mrr_at_1",
+        "ndcg_at_10",
+        "mean_popularity_at_10",
+        "hit_rate_at_10_unseen",
+    } <= set(result)
+
+
+def _metrics(value):
+    return {"hit_rate_at_10": value, "ndcg_at_10": value / 2}
+
+
+def test_a_baseline_that_wins_is_selected_and_the_report_says_so():
+    selection = select_candidate(
+        EvaluationParams(),
+        cooccurrence=_metrics(0.2),
+        most_popular=_metrics(0.05),
+        w2v_x=_metrics(0.15),
+    )
+    assert selection["selected"] == "cooccurrence" and selection["is_baseline"]
+    assert "baseline" in selection["explanation"] and "w2v_x" in selection["explanation"]
+
+
+def test_ties_go_to_the_baseline_and_word2vec_wins_when_better():
+    evaluation = EvaluationParams()
+    assert (
+        select_candidate(evaluation, w2v_x=_metrics(0.2), transitions=_metrics(0.2))["selected"]
+        == "transitions"
+    )
+    assert (
+        select_candidate(evaluation, w2v_x=_metrics(0.3), transitions=_metrics(0.2))["selected"]
+        == "w2v_x"
+    )
+
+
+def test_test_split_scores_the_selected_candidate_and_every_baseline_once(track_index):
+    queries = pd.DataFrame({"playlist_id": [0], "query": [["X|||a"]], "target": ["X|||b"]})
+    models = {
+        "most_popular": fit_most_popular(track_index),
+        "transitions": fit_transitions(relation(TRAIN), track_index, TransitionParams()),
+        "w2v_x": fit_most_popular(track_index),
+    }
+    selected, results = evaluate_on_test(
+        {"selected": "w2v_x"}, queries, EvaluationParams(), **models
+    )
+    assert list(results) == ["w2v_x", "most_popular", "transitions"]
+    assert selected.name == "w2v_x"
+    table = build_results_table(
+        {"selected": "w2v_x", "metric": "hit_rate_at_10"}, results, {"protocol": "next_track"},
+        w2v_x=results["w2v_x"], most_popular=results["most_popular"],
+    )  # fmt: skip
+    assert set(table["split"]) == {"validation", "test"}
+    assert table.loc[table["candidate"] == "w2v_x", "selected"].all()
+    metrics = collect_mlflow_metrics(
+        {"selected": "w2v_x", "metric": "hit_rate_at_10", "value": 0.5},
+        results,
+        w2v_x__validation={"a": 1.0, "b": "x"},
+    )
+    assert metrics["w2v_x.validation.a"] == [{"value": 1.0, "step": 0}]
+    assert "w2v_x.validation.b" not in metrics
+    assert metrics["selected.test.hit_rate_at_10"] == metrics["w2v_x.test.hit_rate_at_10"]
+
+
+# --- the MLflow model --------------------------------------------------------------------------
+
+
+def test_mlflow_model_ranks_exactly_as_the_evaluation(track_index):
+    model = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=2))
+    queries = pd.DataFrame(
+        {
+            "playlist_id": [0, 1],
+            "query": [["X|||a"], ["X|||c", "X|||b"]],
+            "target": ["X|||b", "X|||a"],
+        }
+    )
+    top, _, _, _ = rank_targets(
+        model, queries, EvaluationParams(k=(3,), selection_metric="hit_rate_at_3")
+    )
+    served = RecommenderModel(model, k=3).predict(
+        None, pd.DataFrame({"seed_track_ids": queries["query"]})
+    )
+    ids = track_index["track_id"].to_numpy()
+    assert served["track_ids"].tolist() == [ids[row[row >= 0]].tolist() for row in top]
+
+
+def test_the_pickled_recommender_loads_without_kedro_gensim_or_duckdb(tmp_path, track_index):
+    model = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams())
+    path = tmp_path / "model.pkl"
+    path.write_bytes(__import__("pickle").dumps(RecommenderModel(model)))
+    code = (
+        "import sys, pickle\n"
+        "for name in ('kedro', 'gensim', 'duckdb'): sys.modules[name] = None\n"
+        f"model = pickle.load(open({str(path)!r}, 'rb'))\n"
+        "import pandas as pd\n"
+        "print(model.predict(None, pd.DataFrame({'seed_track_ids': [['X|||a']]}))['track_ids'][0][0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "X|||b"
+
+
+def test_the_registered_model_pins_match_the_lock_file():
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_05_models.yml").read_text())
+    pins = catalog["registered_recommender"]["save_args"]["pip_requirements"]
+    locked = {
+        line.split("==")[0].lower(): line.strip()
+        for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line
+    }
+    assert [pin for pin in pins if locked.get(pin.split("==")[0].lower()) != pin] == []
