@@ -15,31 +15,13 @@ Usage (from the project root, after `make setup`):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from music_recsys.datasets import PlaylistCsvDataset
-from music_recsys.demo_data import DEMO_GENERATOR_VERSION, DemoDataParams, generate_demo_playlists
-
-PROJECT = Path(__file__).resolve().parents[1]
-
-# Shaped like the real file: 15.9 k users, ~230 k playlists, ~12.9 M rows, heavy tails.
-FULL_SIZE = {
-    "seed": 7,
-    "n_users": 15_900,
-    "n_playlists": 232_000,
-    "n_artists": 290_000,
-    "tracks_per_artist_max": 200,
-    "median_playlist_length": 24.5,
-    "playlist_length_sigma": 1.3,
-    "max_playlist_length": 8_000,
-}
+from common import ENVIRONMENT, WORKDIR, generated_file, scratch_project
 
 # Peak memory is the process's VmHWM: unlike ru_maxrss, it is not inherited across fork+exec
 # from this (large) parent process.
@@ -87,32 +69,12 @@ if len(ours) == len(frame):
 """
 
 
-def generate(path: Path, scale: float) -> None:
-    params = dict(FULL_SIZE)
-    params["n_playlists"] = int(params["n_playlists"] * scale)
-    params["n_users"] = max(1, int(params["n_users"] * scale))
-    params["n_artists"] = max(100, int(params["n_artists"] * scale))
-    started = time.perf_counter()
-    table = generate_demo_playlists(DemoDataParams(path=str(path), **params))
-    PlaylistCsvDataset(str(path)).save(table)
-    print(
-        f"generated {len(table):,} rows, {path.stat().st_size / 1e9:.2f} GB in "
-        f"{time.perf_counter() - started:.0f} s: {path}"
-    )
-
-
 def measure(body: str, cwd: Path, after: str = "") -> dict:
-    env = dict(
-        os.environ,
-        KEDRO_DISABLE_TELEMETRY="true",
-        DO_NOT_TRACK="true",
-        MLFLOW_DISABLE_TELEMETRY="true",
-    )
     script = _MEASURE.format(body=body, after=after)
     completed = subprocess.run(
         [sys.executable, "-c", script],
         cwd=cwd,
-        env=env,
+        env=ENVIRONMENT,
         capture_output=True,
         text=True,
         check=False,
@@ -125,36 +87,16 @@ def measure(body: str, cwd: Path, after: str = "") -> dict:
     )
 
 
-def scratch_project(workdir: Path) -> Path:
-    project = workdir / "project"
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
-    shutil.copy(PROJECT / "pyproject.toml", project)
-    shutil.copytree(
-        PROJECT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    shutil.copytree(
-        PROJECT / "conf", project / "conf", ignore=shutil.ignore_patterns("credentials*")
-    )
-    return project
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows-scale", type=float, default=1.0, help="fraction of full size")
-    parser.add_argument("--workdir", type=Path, default=PROJECT / "benchmarks" / ".work")
+    parser.add_argument("--workdir", type=Path, default=WORKDIR)
     parser.add_argument("--file", type=Path, help="use this file instead of generating one")
     args = parser.parse_args()
 
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    fingerprint = hashlib.sha1(
-        json.dumps([FULL_SIZE, args.rows_scale, DEMO_GENERATOR_VERSION]).encode()
-    ).hexdigest()[:8]
-    path = args.file or args.workdir / f"spotify_like_{args.rows_scale:g}_{fingerprint}.csv"
-    if not path.exists():
-        generate(path, args.rows_scale)
+    path = args.file or generated_file(args.rows_scale, args.workdir)
     size_gb = path.stat().st_size / 1e9
-    project = scratch_project(args.workdir)
+    project = scratch_project(args.workdir, "data_processing")
 
     ours = measure(_KEDRO_BODY.format(path=str(path.resolve())), project)
     pandas = measure(_PANDAS_BODY.format(path=str(path.resolve())), project, after=_PANDAS_AFTER)

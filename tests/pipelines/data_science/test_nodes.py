@@ -296,6 +296,10 @@ def test_mlflow_model_ranks_exactly_as_the_evaluation(track_index):
     )
     ids = track_index["track_id"].to_numpy()
     assert served["track_ids"].tolist() == [ids[row[row >= 0]].tolist() for row in top]
+    fewer = RecommenderModel(model).predict(
+        None, pd.DataFrame({"seed_track_ids": queries["query"], "k": [1, 2]})
+    )
+    assert [len(ids) for ids in fewer["track_ids"]] == [1, 2]
 
 
 def test_the_pickled_recommender_loads_without_kedro_gensim_or_duckdb(tmp_path, track_index):

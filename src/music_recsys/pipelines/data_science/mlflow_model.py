@@ -17,8 +17,8 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper: seed track ids in, top-K track ids and scores out.
 
     Input: a frame with a ``seed_track_ids`` column (one list of ``<artist>|||<track>`` ids per
-    row, oldest first). Output: a frame with ``track_ids`` and ``scores`` (lists, best first).
-    ``params={"k": 20}`` changes the number of recommendations (default ``k``).
+    row, oldest first) and, optionally, ``k`` (recommendations for that row; default ``k``).
+    Output: a frame with ``track_ids`` and ``scores`` (lists, best first).
     """
 
     def __init__(self, recommender: Recommender, query_decay: float = 1.0, k: int = 10) -> None:
@@ -29,17 +29,21 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, context, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        k = int((params or {}).get("k", self.k))
         index = self.recommender.index
+        wanted = (
+            model_input["k"].astype(int).tolist()
+            if "k" in model_input
+            else [self.k] * len(model_input)
+        )
         queries = [
             Query.of(index.lookup(list(seeds)), self.query_decay)
             for seeds in model_input["seed_track_ids"]
         ]
         scores, _ = self.recommender.scores(queries)
-        top = top_k(scores, k)
+        top = top_k(scores, max(wanted, default=self.k))
         rows = []
-        for row, ranked in enumerate(top):
-            shown = ranked[ranked >= 0]
+        for row, (ranked, k) in enumerate(zip(top, wanted, strict=True)):
+            shown = ranked[ranked >= 0][:k]
             rows.append(
                 (index.track_ids[shown].tolist(), scores[row, shown].astype(float).tolist())
             )

@@ -8,9 +8,11 @@ Why these choices (see ``shared/FACTS.md`` and the papers it cites):
   magnitude for recommendation (Caselles-Dupré et al., RecSys 2018), so all are parameters.
 - gensim silently truncates sentences longer than 10,000 tokens (gensim #2880); long playlists
   are cut into chunks of at most ``max_sentence_length`` here, so no track is dropped.
-- The corpus streams from compact integer arrays; each pass builds one playlist's list at a time.
-- With ``workers: 1`` and a fixed ``seed`` training is deterministic: gensim seeds each vector
-  from ``hash(word + seed)``, so a stable hash replaces Python's salted ``hash``.
+- The corpus is kept as integer arrays; each pass builds one flat list of token references and
+  yields playlists as slices of it, so no list of lists of the whole dataset is kept.
+- With ``workers: 1`` and a fixed ``seed`` training is deterministic (tested). gensim 4 seeds its
+  vectors from ``seed`` alone; ``hashfxn`` is set to a stable hash anyway, so that nothing can
+  depend on Python's per-process salted ``hash`` of strings.
 """
 
 from __future__ import annotations
@@ -55,13 +57,14 @@ class PlaylistCorpus:
         self.max_sentence_length = max_sentence_length
 
     def __iter__(self) -> Iterator[list[str]]:
-        tokens = self.tokens
+        # One flat list of token references per pass (8 bytes a token, the strings are shared),
+        # sliced per playlist: slicing is a C-level copy, so the producer thread stays cheap
+        # next to gensim's workers, which it competes with for the GIL and the two cores.
+        flat = np.asarray(self.tokens, dtype=object)[self.track_indices].tolist()
+        step = self.max_sentence_length
         for start, end in zip(self.offsets[:-1].tolist(), self.offsets[1:].tolist(), strict=True):
-            for chunk_start in range(start, end, self.max_sentence_length):
-                chunk = self.track_indices[
-                    chunk_start : min(end, chunk_start + self.max_sentence_length)
-                ]
-                yield [tokens[i] for i in chunk.tolist()]
+            for chunk_start in range(start, end, step):
+                yield flat[chunk_start : min(end, chunk_start + step)]
 
     @property
     def n_words(self) -> int:

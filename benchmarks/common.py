@@ -1,0 +1,87 @@
+"""Helpers shared by the benchmark scripts: generated full-size files and scratch projects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from music_recsys.datasets import PlaylistCsvDataset
+from music_recsys.demo_data import DEMO_GENERATOR_VERSION, DemoDataParams, generate_demo_playlists
+
+PROJECT = Path(__file__).resolve().parents[1]
+WORKDIR = PROJECT / "benchmarks" / ".work"
+SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+# Shaped like the real file: 15.9 k users, ~232 k playlists, ~12.9 M rows, heavy tails.
+FULL_SIZE = {
+    "seed": 7,
+    "n_users": 15_900,
+    "n_playlists": 232_000,
+    "n_artists": 290_000,
+    "tracks_per_artist_max": 200,
+    "median_playlist_length": 24.5,
+    "playlist_length_sigma": 1.3,
+    "max_playlist_length": 8_000,
+}
+
+ENVIRONMENT = dict(
+    os.environ, KEDRO_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_DISABLE_TELEMETRY="true"
+)
+
+
+def generated_file(scale: float, workdir: Path = WORKDIR) -> Path:
+    """A demo file ``scale`` times the real file's size, generated once and cached."""
+    fingerprint = hashlib.sha1(
+        json.dumps([FULL_SIZE, scale, DEMO_GENERATOR_VERSION]).encode()
+    ).hexdigest()[:8]
+    path = workdir / f"spotify_like_{scale:g}_{fingerprint}.csv"
+    if path.exists():
+        return path
+    workdir.mkdir(parents=True, exist_ok=True)
+    params = dict(FULL_SIZE)
+    params["n_playlists"] = int(params["n_playlists"] * scale)
+    params["n_users"] = max(1, int(params["n_users"] * scale))
+    params["n_artists"] = max(100, int(params["n_artists"] * scale))
+    started = time.perf_counter()
+    table = generate_demo_playlists(DemoDataParams(path=str(path), **params))
+    PlaylistCsvDataset(str(path)).save(table)
+    print(
+        f"generated {len(table):,} rows, {path.stat().st_size / 1e9:.2f} GB in "
+        f"{time.perf_counter() - started:.0f} s: {path}"
+    )
+    return path
+
+
+def scratch_project(workdir: Path = WORKDIR, name: str = "project") -> Path:
+    """A copy of the project's code and configuration, so benchmark runs leave data/ alone."""
+    project = workdir / name
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    shutil.copy(PROJECT / "pyproject.toml", project)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "credentials*")
+    shutil.copytree(PROJECT / "src", project / "src", ignore=ignore)
+    shutil.copytree(PROJECT / "conf", project / "conf", ignore=ignore)
+    return project
+
+
+def kedro_run(project: Path, *arguments: str) -> None:
+    """``kedro run <arguments>`` in ``project``; raises with the log's tail if it fails."""
+    kedro = Path(sys.executable).parent / "kedro"
+    completed = subprocess.run(
+        [str(kedro), "run", *arguments],
+        cwd=project,
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode:
+        raise RuntimeError(
+            f"kedro run failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-5000:]}"
+        )
