@@ -67,7 +67,7 @@ def latest_mlflow_run(project: Path) -> dict:
         [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
     )[0]
     return (
-        {"status": run.info.status}
+        {"status": run.info.status, "run_id": run.info.run_id}
         | {f"params.{k}": v for k, v in run.data.params.items()}
         | {f"metrics.{k}": v for k, v in run.data.metrics.items()}
     )
@@ -105,6 +105,17 @@ def test_kedro_run_on_a_fresh_clone_generates_demo_data_and_tracks_the_run(proje
     assert tracked["params.raw_data.is_demo"] == "True"
     assert tracked["params.demo_data.n_playlists"] == "300"
     assert tracked["metrics.data_processing_metrics.rows_read"] == read
+
+    # reporting: every figure and the report, also logged to the run
+    figures = sorted(p.name for p in (project / "data/06_viz").glob("*.png"))
+    assert len(figures) == 7
+    report = (project / "data/08_reporting/report.html").read_text(encoding="utf-8")
+    assert report.count("data:image/png;base64,") == 7
+    assert "metrics.power_law_metrics.artist.alpha" in tracked
+    artifacts = {a.path for a in client.list_artifacts(tracked["run_id"])}
+    artifacts |= {a.path for a in client.list_artifacts(tracked["run_id"], "06_viz")}
+    assert {"report.html", "model_results.csv"} <= artifacts
+    assert {f"06_viz/{name}" for name in figures} <= artifacts
 
     # A second run reuses the file; other demo parameters regenerate it.
     stamp = demo.stat().st_mtime_ns

@@ -1,0 +1,70 @@
+"""A Kedro dataset for matplotlib figures: saved as PNG, loaded back as PNG bytes.
+
+kedro-datasets' ``MatplotlibDataset`` cannot load, so a node downstream of a plot (the HTML
+report, which embeds every figure) could not read it. This one saves a figure the same way
+(PNG through the Agg backend, atomically) and loads the file's bytes; kedro-viz previews it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: files only
+
+import matplotlib.pyplot as plt  # noqa: E402
+from kedro.io import AbstractDataset  # noqa: E402
+from kedro_datasets._typing import ImagePreview  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+class FigureDataset(AbstractDataset[Figure, bytes]):
+    """Matplotlib figure → PNG file; PNG file → bytes.
+
+    Example catalog entry::
+
+        popularity_distributions_plot:
+          type: music_recsys.datasets.FigureDataset
+          filepath: data/06_viz/popularity_distributions.png
+          dpi: 100
+    """
+
+    def __init__(
+        self, filepath: str, dpi: int = 100, metadata: dict[str, Any] | None = None
+    ) -> None:
+        # A PurePosixPath, as in kedro-datasets: kedro-mlflow's MlflowArtifactDataset relies on it.
+        self._filepath = PurePosixPath(filepath)
+        self._dpi = dpi
+        self.metadata = metadata
+
+    @property
+    def filepath(self) -> str:
+        return str(self._filepath)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "dpi": self._dpi}
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).is_file()
+
+    def save(self, data: Figure) -> None:
+        path = Path(self._filepath)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            data.savefig(temporary, format="png", dpi=self._dpi)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+            plt.close(data)
+
+    def load(self) -> bytes:
+        return Path(self._filepath).read_bytes()
+
+    def preview(self) -> ImagePreview:
+        """The image, base64-encoded, for kedro-viz."""
+        return ImagePreview(base64.b64encode(self.load()).decode("ascii"))

@@ -1,0 +1,151 @@
+"""The run report: one self-contained HTML page, read top to bottom, figures embedded."""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime
+
+import pandas as pd
+
+_STYLE = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.5; }
+h1 { border-bottom: 2px solid #4C72B0; padding-bottom: .2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
+th { background: #f4f6fa; } td:first-child, th:first-child { text-align: left; }
+tr.selected td { background: #fff3cd; font-weight: 600; }
+img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
+.note { background: #f4f6fa; border-left: 4px solid #4C72B0; padding: .6em 1em; }
+"""
+
+_METRICS = [
+    "hit_rate_at_10",
+    "mrr_at_10",
+    "ndcg_at_10",
+    "hit_rate_at_100",
+    "coverage_at_10",
+    "mean_popularity_at_10",
+    "fallback_rate",
+]
+
+
+def _image(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _table(frame: pd.DataFrame, selected: str | None = None, digits: int = 4) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for _, row in frame.iterrows():
+        cells = []
+        for value in row:
+            if isinstance(value, float):
+                text = f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+            elif isinstance(value, int):
+                text = f"{value:,}"
+            else:
+                text = html.escape(str(value))
+            cells.append(f"<td>{text}</td>")
+        marker = ' class="selected"' if selected is not None and row.iloc[0] == selected else ""
+        body.append(f"<tr{marker}>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def build_report(
+    row_accounting: pd.DataFrame,
+    track_order_report: dict,
+    split_summary: dict,
+    power_law_fits: dict,
+    evaluation_protocol: dict,
+    model_selection: dict,
+    model_results: pd.DataFrame,
+    latent_space_info: dict,
+    row_accounting_plot: bytes,
+    popularity_distributions_plot: bytes,
+    power_law_plot: bytes,
+    metric_curves_plot: bytes,
+    hit_rate_by_popularity_plot: bytes,
+    coverage_vs_hit_rate_plot: bytes,
+    latent_space_plot: bytes,
+) -> str:
+    """The HTML report: data, distributions and power law, model comparison, latent space."""
+    by_outcome = row_accounting.groupby("outcome")["rows"].sum()
+    read = int(by_outcome.get("read", 0))
+    selected = model_selection["selected"]
+    metric = model_selection["metric"]
+    columns = ["candidate", "kind", *[m for m in _METRICS if m in model_results]]
+    validation = model_results[model_results["split"] == "validation"].sort_values(
+        metric, ascending=False
+    )[columns]
+    test = model_results[model_results["split"] == "test"].sort_values(metric, ascending=False)[
+        columns
+    ]
+    selected_test = test[test["candidate"] == selected].iloc[0]
+    splits = " · ".join(
+        f"{name}: {split_summary[name]['playlists']:,} playlists, {split_summary[name]['rows']:,} rows"
+        for name in ("train", "validation", "test")
+    )
+    fits = pd.DataFrame(
+        [
+            {
+                "popularity of": entity,
+                "values": fit["n"],
+                "alpha": fit["alpha"],
+                "± sigma": fit["sigma"],
+                "xmin": fit["xmin"],
+                "values ≥ xmin": fit["n_tail"],
+                "KS D": fit["ks_distance"],
+                "R vs lognormal": fit["vs_lognormal_R"],
+                "p": fit["vs_lognormal_p"],
+                "R vs exponential": fit["vs_exponential_R"],
+                "p ": fit["vs_exponential_p"],
+            }
+            for entity, fit in power_law_fits.items()
+            if "alpha" in fit
+        ]
+    )
+    sections = [
+        f"<h1>music_recsys — run report</h1><p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. "
+        f"<b>Selected recommender: {html.escape(selected)}</b> — test {metric.replace('_at_', '@')} "
+        f"{selected_test[metric]:.4f} on {evaluation_protocol['protocol'].replace('_', ' ')} queries.</p>",
+        "<h2>1. The data</h2>",
+        f"<p>{read:,} lines read after the header = {int(by_outcome.get('kept', 0)):,} kept + "
+        f"{int(by_outcome.get('rejected', 0)):,} rejected + {int(by_outcome.get('filtered', 0)):,} filtered. "
+        "Every rejected line is listed with its line number and reason in "
+        "<code>data/08_reporting/rejected_rows.csv</code>.</p>",
+        _table(row_accounting),
+        _image(row_accounting_plot, "row accounting"),
+        f'<p class="note"><b>Row order.</b> {html.escape(track_order_report["explanation"])}</p>',
+        f"<p>Split by playlist (seed {split_summary['seed']}): {splits}.</p>",
+        "<h2>2. Popularity and the power law</h2>",
+        _image(popularity_distributions_plot, "popularity distributions"),
+        _table(fits, digits=3),
+        "".join(
+            f"<p><b>{entity}</b>: {html.escape(fit['verdict'])}.</p>"
+            for entity, fit in power_law_fits.items()
+        ),
+        _image(power_law_plot, "power-law fits"),
+        "<h2>3. Model comparison</h2>",
+        f'<p class="note"><b>Protocol: {html.escape(evaluation_protocol["protocol"])}.</b> '
+        f"{html.escape(evaluation_protocol['reason'])}<br>Every candidate ranks the whole catalog "
+        "for the same queries; query tracks are never recommended; unknown queries fall back to "
+        "popularity.</p>",
+        f'<p class="note"><b>Selection.</b> {html.escape(model_selection["explanation"])}</p>',
+        "<h3>Validation (used to choose)</h3>",
+        _table(validation, selected),
+        "<h3>Test (scored once: the selected candidate and every baseline)</h3>",
+        _table(test, selected),
+        _image(metric_curves_plot, "metrics at K"),
+        _image(hit_rate_by_popularity_plot, "hit rate by popularity"),
+        _image(coverage_vs_hit_rate_plot, "coverage vs hit rate"),
+        "<h2>4. The latent space</h2>",
+        f"<p>{html.escape(latent_space_info['note'])}</p>",
+        _image(latent_space_plot, "latent space"),
+    ]
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>music_recsys report</title>'
+        f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
+    )

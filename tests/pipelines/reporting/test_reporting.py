@@ -1,0 +1,237 @@
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from music_recsys.datasets import FigureDataset
+from music_recsys.duckdb_sql import relation
+from music_recsys.pipelines.data_science.recommenders import Embedding, MostPopular, TrackIndex
+from music_recsys.pipelines.reporting.analysis import (
+    infer_track_genres,
+    power_law_metrics,
+    power_law_summary,
+)
+from music_recsys.pipelines.reporting.nodes import latent_space
+from music_recsys.pipelines.reporting.params import GenreParams, LatentSpaceParams, PowerLawParams
+from music_recsys.pipelines.reporting.plots import (
+    plot_coverage_vs_hit_rate,
+    plot_hit_rate_by_popularity,
+    plot_latent_space,
+    plot_metric_curves,
+    plot_popularity_distributions,
+    plot_power_law,
+    plot_row_accounting,
+)
+from music_recsys.pipelines.reporting.report import build_report
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def tracks():
+    """A track table with Zipf-distributed popularity (exponent 2.2)."""
+    rows = np.minimum(RNG.zipf(2.2, size=3000), 5000)
+    artists = [f"artist {i % 400}" for i in range(3000)]
+    return pd.DataFrame(
+        {
+            "track_id": [f"{a}|||t{i}" for i, a in enumerate(artists)],
+            "artistname": artists,
+            "n_rows": rows,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fits(tracks):
+    return power_law_summary(relation(tracks), PowerLawParams())
+
+
+def _results() -> pd.DataFrame:
+    rows = []
+    for split in ("validation", "test"):
+        for i, (name, kind) in enumerate(
+            [("cooccurrence", "baseline"), ("most_popular", "baseline"), ("w2v_a", "word2vec")]
+        ):
+            row = {
+                "candidate": name,
+                "kind": kind,
+                "selected": name == "cooccurrence",
+                "protocol": "continuation",
+                "split": split,
+            }
+            for k in (10, 20, 100):
+                row |= {
+                    f"hit_rate_at_{k}": 0.1 * (3 - i) * k / 100,
+                    f"mrr_at_{k}": 0.05 / (i + 1),
+                    f"ndcg_at_{k}": 0.07 / (i + 1),
+                }
+                row[f"coverage_at_{k}"] = 0.1 * (i + 1)
+            for bucket in ("head", "torso", "tail", "unseen"):
+                row[f"hit_rate_at_10_{bucket}"] = 0.0 if bucket == "unseen" else 0.3 / (i + 1)
+                row[f"queries_{bucket}"] = 10
+            row |= {"mean_popularity_at_10": 50.0, "fallback_rate": 0.0, "queries": 40}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+SELECTION = {
+    "selected": "cooccurrence",
+    "metric": "hit_rate_at_10",
+    "value": 0.3,
+    "explanation": "The baseline wins.",
+}
+ACCOUNTING = pd.DataFrame(
+    [("parse", "read", "lines after the header", 100), ("parse", "rejected", "invalid_utf8", 2),
+     ("filter", "filtered", "rare_track", 0), ("filter", "kept", "in playlist_tracks", 98)],
+    columns=["stage", "outcome", "reason", "rows"],
+)  # fmt: skip
+PROJECTION = pd.DataFrame(
+    {
+        "track_id": list("abcd"),
+        "x": [0.0, 1, 2, 3],
+        "y": [1.0, 0, 2, 1],
+        "genre": ["rock", "rock", "pop", "unknown"],
+    }
+)
+INFO = {"model": "w2v_a", "note": "The selected model's own vectors."}
+
+
+def _png(figure, tmp_path) -> tuple[bytes, tuple[int, int]]:
+    dataset = FigureDataset(str(tmp_path / "figure.png"), dpi=50)
+    dataset.save(figure)
+    png = dataset.load()
+    return png, Image.open(io.BytesIO(png)).size
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [
+        (lambda t, f: plot_popularity_distributions(relation(t)), (600, 300)),
+        (lambda t, f: plot_power_law(relation(t), f, PowerLawParams()), (600, 300)),
+        (lambda t, f: plot_metric_curves(_results(), SELECTION), (750, 275)),
+        (lambda t, f: plot_hit_rate_by_popularity(_results(), SELECTION), (650, 325)),
+        (lambda t, f: plot_coverage_vs_hit_rate(_results(), SELECTION), (500, 325)),
+        (lambda t, f: plot_row_accounting(ACCOUNTING), (600, 300)),
+        (lambda t, f: plot_latent_space(PROJECTION, INFO), (550, 425)),
+    ],
+)
+def test_every_plot_is_a_non_empty_image_of_the_expected_size(make, size, tracks, fits, tmp_path):
+    png, actual = _png(make(tracks, fits), tmp_path)
+    assert actual == size
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert image.std() > 10  # not a blank page
+    assert FigureDataset(str(tmp_path / "figure.png")).preview().startswith("iVBOR")  # base64 PNG
+
+
+def test_power_law_fit_recovers_the_exponent_and_compares_alternatives(fits):
+    artist, track = fits["artist"], fits["track"]
+    assert track["alpha"] == pytest.approx(2.2, abs=0.15)
+    for fit in (artist, track):
+        assert fit["xmin"] >= 1 and 0 <= fit["ks_distance"] <= 1 and fit["n_tail"] <= fit["n"]
+        assert {"vs_lognormal_R", "vs_lognormal_p", "vs_exponential_R", "vs_exponential_p"} <= set(
+            fit
+        )
+        assert "alpha" in fit["verdict"]
+    assert track["vs_exponential_R"] > 0  # a Zipf sample is far from exponential
+    metrics = power_law_metrics(fits)
+    assert metrics["track.alpha"] == [{"value": track["alpha"], "step": 0}]
+    assert "track.verdict" not in metrics
+
+
+def test_genres_are_whole_word_case_insensitive_matches_of_the_vocabulary():
+    playlists = pd.DataFrame(
+        {
+            "playlist_id": [0, 1, 2, 3, 4, 5],
+            "playlistname": [
+                "HARD ROCK 2010",
+                "rockabilly",
+                "trap bangers",
+                "Hip-Hop classics",
+                "chill",
+                "rock & pop",
+            ],
+        }
+    )
+    tracks = pd.DataFrame(
+        {
+            "playlist_id": [0, 1, 2, 3, 3, 4, 5, 0],
+            "track_id": ["a", "b", "c", "d", "a", "e", "f", "f"],
+        }
+    )
+    vocabulary = GenreParams(
+        vocabulary={"rock": ["rock", "hard rock"], "hip hop": ["hip-hop", "rap"], "pop": ["pop"]}
+    )
+    genres = (
+        infer_track_genres(relation(tracks), playlists, vocabulary)
+        .set_index("track_id")["genre"]
+        .to_dict()
+    )
+    assert genres["f"] == "rock"  # rock twice (HARD ROCK, rock & pop), pop once
+    assert "b" not in genres  # "rockabilly" is not rock
+    assert "c" not in genres  # "trap" is not rap unless the vocabulary says so
+    assert genres["d"] == "hip hop"
+    assert (
+        genres["a"] == "hip hop"
+    )  # one rock and one hip hop playlist: the tie goes alphabetically
+    assert "e" not in genres
+    with_trap = GenreParams(vocabulary={"hip hop": ["rap", "trap"]})
+    assert infer_track_genres(relation(tracks), playlists, with_trap)["track_id"].tolist() == ["c"]
+
+
+def _embedding(n: int = 40) -> Embedding:
+    index = TrackIndex(np.array([f"t{i}" for i in range(n)], dtype=object), np.arange(n, 0, -1))
+    vectors = RNG.normal(size=(n, 8)).astype(np.float32)
+    has = np.ones(n, dtype=bool)
+    has[-1] = False
+    return Embedding(index, query_vectors=vectors, item_vectors=vectors, has_vector=has)
+
+
+def test_latent_space_maps_the_selected_embedding_or_the_best_word2vec_variant():
+    genres = pd.DataFrame({"track_id": ["t0", "t1"], "genre": ["rock", "pop"]})
+    params = LatentSpaceParams(n_tracks=20, perplexity=5)
+    w2v = _embedding()
+    projection, info = latent_space(
+        {"selected": "w2v_a", "metric": "hit_rate_at_10"},
+        _results(),
+        genres,
+        params,
+        w2v,
+        w2v_a=w2v,
+    )
+    assert info["model"] == "w2v_a" and "own vectors" in info["note"]
+    assert (
+        len(projection) == 20
+        and projection.loc[0, "genre"] == "rock"
+        and projection.loc[5, "genre"] == "unknown"
+    )
+    baseline = MostPopular(w2v.index)
+    projection, info = latent_space(SELECTION, _results(), genres, params, baseline, w2v_a=w2v)
+    assert info["model"] == "w2v_a" and "baseline" in info["note"]
+    assert {"x", "y"} <= set(projection.columns)
+
+
+def test_report_reads_top_to_bottom_with_every_figure_embedded(fits):
+    png = b"\x89PNG fake"
+    html = build_report(
+        ACCOUNTING,
+        {"explanation": "100% of playlists are sorted by title."},
+        {"seed": 42, **{s: {"playlists": 1, "rows": 2} for s in ("train", "validation", "test")}},
+        fits,
+        {"protocol": "continuation", "reason": "auto: rows are sorted by title"},
+        SELECTION,
+        _results(),
+        INFO,
+        *([png] * 7),
+    )
+    sections = [
+        "1. The data",
+        "2. Popularity and the power law",
+        "3. Model comparison",
+        "4. The latent space",
+    ]
+    assert [html.index(s) for s in sections] == sorted(html.index(s) for s in sections)
+    assert html.count("data:image/png;base64,") == 7
+    assert "The baseline wins." in html and "sorted by title" in html and 'class="selected"' in html
+    assert "100 lines read after the header = 98 kept + 2 rejected + 0 filtered" in html
