@@ -11,7 +11,6 @@ Use ``to_pandas(relation)`` (or ``relation.df()``) in a notebook to get a frame.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,6 +20,8 @@ import pyarrow as pa
 from kedro.io import AbstractDataset
 
 from music_recsys import duckdb_sql
+
+from .atomic import atomic_write
 
 
 class DuckDBParquetDataset(
@@ -66,16 +67,8 @@ class DuckDBParquetDataset(
         return duckdb_sql.connection().read_parquet(self._filepath)
 
     def save(self, data: duckdb.DuckDBPyRelation | pd.DataFrame | pa.Table) -> None:
-        path = Path(self._filepath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with atomic_write(Path(self._filepath)) as temporary:
             duckdb_sql.relation(data).write_parquet(str(temporary), **self._save_args)
-            # Rename into place, so that an interrupted save never leaves a half-written file
-            # that a later run would take for a complete one.
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
 
     def preview(self, nrows: int = 10) -> dict[str, Any]:
         """The first ``nrows`` rows, for kedro-viz."""

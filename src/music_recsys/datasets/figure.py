@@ -8,7 +8,6 @@ report, which embeds every figure) could not read it. This one saves a figure th
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -20,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from kedro.io import AbstractDataset  # noqa: E402
 from kedro_datasets._typing import ImagePreview  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from .atomic import atomic_write  # noqa: E402
 
 
 class FigureDataset(AbstractDataset[Figure, bytes]):
@@ -52,14 +53,10 @@ class FigureDataset(AbstractDataset[Figure, bytes]):
         return Path(self._filepath).is_file()
 
     def save(self, data: Figure) -> None:
-        path = Path(self._filepath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            data.savefig(temporary, format="png", dpi=self._dpi)
-            os.replace(temporary, path)
+            with atomic_write(Path(self._filepath)) as temporary:
+                data.savefig(temporary, format="png", dpi=self._dpi)
         finally:
-            temporary.unlink(missing_ok=True)
             plt.close(data)
 
     def load(self) -> bytes:

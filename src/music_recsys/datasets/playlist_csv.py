@@ -17,8 +17,6 @@ and the test fixtures are written.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,6 +26,8 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from music_recsys import duckdb_sql
+
+from .atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -222,29 +222,20 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
         if missing:
             raise DatasetError(f"Cannot write '{self._filepath}': missing columns {missing}.")
         rows = data[list(COLUMNS)].astype(str).itertuples(index=False, name=None)
-        path = Path(self._filepath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so an interrupted save never leaves half a file
-        # that a later run would read as complete.
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(HEADER + "\n")
-                for row_number, values in enumerate(rows, start=1):
-                    line = format_line(values)
-                    if "\n" in line or "\r" in line or split_line(line) != list(values):
-                        raise DatasetError(
-                            f"Cannot write row {row_number} to '{self._filepath}': {values!r} "
-                            "would not read back as the same four values (a value contains a "
-                            "line break or the field separator '\",\"')."
-                        )
-                    stream.write(line + "\n")
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with (
+            atomic_write(Path(self._filepath)) as temporary,
+            temporary.open("w", encoding="utf-8", newline="\n") as stream,
+        ):
+            stream.write(HEADER + "\n")
+            for row_number, values in enumerate(rows, start=1):
+                line = format_line(values)
+                if "\n" in line or "\r" in line or split_line(line) != list(values):
+                    raise DatasetError(
+                        f"Cannot write row {row_number} to '{self._filepath}': {values!r} "
+                        "would not read back as the same four values (a value contains a "
+                        "line break or the field separator '\",\"')."
+                    )
+                stream.write(line + "\n")
 
     def preview(self, nrows: int = 5) -> dict[str, Any]:
         """The first ``nrows`` rows, split by the file's rule, for kedro-viz."""
