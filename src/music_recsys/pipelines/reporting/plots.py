@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 
 import textwrap  # noqa: E402
+import warnings  # noqa: E402
 
 import duckdb  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -56,6 +57,16 @@ def plot_power_law(
 ) -> Figure:
     """Empirical PDF and CCDF of popularity with the fitted power law, log-log."""
     figure, axes = plt.subplots(1, 2, figsize=FIGSIZE, constrained_layout=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # powerlaw fits its alternatives lazily, noisily
+        _plot_power_law_panels(axes, tracks, power_law_fits, power_law)
+    figure.suptitle(
+        "Power-law fits (powerlaw package, discrete, xmin by minimum KS distance)", fontsize=13
+    )
+    return figure
+
+
+def _plot_power_law_panels(axes, tracks, power_law_fits: dict, power_law: PowerLawParams) -> None:
     for axis, (entity, counts) in zip(axes, popularity(tracks).items(), strict=True):
         summary = power_law_fits[entity]
         if "alpha" not in summary:  # no fit: the empirical CCDF alone
@@ -71,11 +82,11 @@ def plot_power_law(
             )
             continue
         fit = fit_power_law(counts, power_law, xmin=summary["xmin"])
+        fit.lognormal.plot_ccdf(ax=axis, color="#55A868", linestyle=":", label="lognormal fit")
         fit.plot_ccdf(ax=axis, color="#4C72B0", linewidth=2, label="empirical CCDF (x ≥ xmin)")
         fit.power_law.plot_ccdf(
             ax=axis, color="#C44E52", linestyle="--", label=f"power law, α = {summary['alpha']:.2f}"
         )
-        fit.lognormal.plot_ccdf(ax=axis, color="#55A868", linestyle=":", label="lognormal fit")
         fit.plot_pdf(ax=axis, color="#8172B2", linewidth=1.5, label="empirical PDF (x ≥ xmin)")
         fit.power_law.plot_pdf(
             ax=axis, color="#C44E52", linestyle="-.", linewidth=1, label="power-law PDF"
@@ -98,10 +109,6 @@ def plot_power_law(
             "probability (log scale)",
         )
         axis.legend(fontsize=8, loc="lower left")
-    figure.suptitle(
-        "Power-law fits (powerlaw package, discrete, xmin by minimum KS distance)", fontsize=13
-    )
-    return figure
 
 
 def plot_latent_space(latent_projection: pd.DataFrame, latent_space_info: dict) -> Figure:
