@@ -1,0 +1,226 @@
+"""A Kedro dataset that deploys a model package to a SageMaker real-time endpoint.
+
+Saving a :class:`DeploymentRequest` uploads ``model.tar.gz`` to S3 and creates — or, when the
+endpoint exists, updates — a SageMaker model, endpoint configuration and endpoint serving it
+with the TensorFlow Serving image, then optionally sends a smoke request and deletes the
+endpoint. Nothing is uploaded unless the request is enabled and its configuration complete.
+Loading describes the endpoint.
+
+The image URI comes from the sagemaker SDK (``sagemaker.core.image_uris``); the AWS calls are
+plain boto3, which the SDK 3.x uses too and which a moto server can stand in for in tests.
+Credentials come from the catalog (``credentials: aws`` → ``conf/local/credentials.yml``) or,
+when absent, from the usual AWS chain (environment, ~/.aws, instance role).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+logger = logging.getLogger(__name__)
+
+REQUIRED = ("region", "role_arn", "bucket")
+
+
+class DeploymentError(DatasetError):
+    """A deployment step failed; the message says what exists and how to clean up."""
+
+
+@dataclass
+class DeploymentRequest:
+    """What to deploy and how (``settings``: the ``deployment.sagemaker`` parameters)."""
+
+    archive: Path
+    settings: dict
+    smoke_request: dict = field(default_factory=dict)
+    label: str = ""  # appended to model and configuration names, e.g. a timestamp
+
+
+class SageMakerEndpointDataset(AbstractDataset[DeploymentRequest, dict]):
+    """Deploys on save; describes the endpoint on load. See the module doc."""
+
+    def __init__(
+        self,
+        record_path: str,
+        credentials: dict[str, Any] | None = None,
+        endpoint_url: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the dataset.
+
+        Args:
+            record_path: Where the record of the last deployment is written (JSON).
+            credentials: ``aws_access_key_id``, ``aws_secret_access_key`` (and
+                ``aws_session_token``), from ``conf/local/credentials.yml``.
+            endpoint_url: Another S3 / SageMaker endpoint (a moto server in tests).
+            metadata: Free-form metadata (kedro-viz reads its layer from here).
+        """
+        self._record_path = Path(record_path)
+        self._credentials = dict(credentials or {})
+        self._endpoint_url = endpoint_url
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"record_path": str(self._record_path), "endpoint_url": self._endpoint_url}
+
+    def _clients(self, region: str):
+        import boto3  # noqa: PLC0415 - only when deploying
+
+        session = boto3.session.Session(region_name=region, **self._credentials)
+        return (
+            session.client("s3", endpoint_url=self._endpoint_url),
+            session.client("sagemaker", endpoint_url=self._endpoint_url),
+            session.client("sagemaker-runtime", endpoint_url=self._endpoint_url),
+        )
+
+    def load(self) -> dict:
+        if not self._record_path.exists():
+            return {"deployed": False}
+        record = json.loads(self._record_path.read_text(encoding="utf-8"))
+        if record.get("deployed") and not record.get("deleted"):
+            _, sagemaker, _ = self._clients(record["region"])
+            record["status"] = sagemaker.describe_endpoint(EndpointName=record["endpoint_name"])[
+                "EndpointStatus"
+            ]
+        return record
+
+    def save(self, data: DeploymentRequest) -> None:
+        settings = data.settings
+        if not settings.get("enabled"):
+            logger.info("SageMaker deployment is disabled (deployment.sagemaker.enabled: false)")
+            self._write({"deployed": False, "reason": "deployment.sagemaker.enabled is false"})
+            return
+        missing = [name for name in REQUIRED if not settings.get(name)]
+        if missing:
+            raise DeploymentError(
+                "SageMaker deployment is enabled but not configured: set "
+                + ", ".join(f"deployment.sagemaker.{name}" for name in missing)
+                + " in conf/local/parameters_deployment.yml (or with --params); AWS keys go in "
+                "conf/local/credentials.yml under 'aws'. Nothing was uploaded."
+            )
+        self._write(deploy(self._clients(settings["region"]), data))
+
+    def _write(self, record: dict) -> None:
+        self._record_path.parent.mkdir(parents=True, exist_ok=True)
+        self._record_path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+
+
+def image_uri(settings: dict) -> str:
+    """The SageMaker TensorFlow Serving image for the configured version, region and instance."""
+    if settings.get("image_uri"):
+        return settings["image_uri"]
+    from sagemaker.core import image_uris  # noqa: PLC0415 - slow import; only when deploying
+
+    return image_uris.retrieve(
+        "tensorflow",
+        region=settings["region"],
+        version=settings["framework_version"],
+        image_scope="inference",
+        instance_type=settings["instance_type"],
+    )
+
+
+def deploy(clients, request: DeploymentRequest) -> dict:
+    """Upload, then create or update model, endpoint configuration and endpoint (see module doc)."""
+    s3, sagemaker, runtime = clients
+    settings = request.settings
+    label = request.label or time.strftime("%Y%m%d-%H%M%S")
+    key = f"{settings['prefix'].strip('/')}/{label}/model.tar.gz"
+    model_data = f"s3://{settings['bucket']}/{key}"
+    image = image_uri(settings)
+    record = {
+        "region": settings["region"],
+        "endpoint_name": settings["endpoint_name"],
+        "model_data": model_data,
+        "image": image,
+    }
+    created: list[str] = []
+    try:
+        s3.upload_file(str(request.archive), settings["bucket"], key)
+        created.append(f"s3 object {model_data}")
+    except Exception as error:
+        raise DeploymentError(
+            f"Upload of {request.archive} to {model_data} failed: {error}. No SageMaker resource was created or changed."
+        ) from error
+    model_name = f"{settings['model_name']}-{label}"
+    config_name = f"{settings['endpoint_name']}-{label}"
+    try:
+        sagemaker.create_model(
+            ModelName=model_name,
+            ExecutionRoleArn=settings["role_arn"],
+            PrimaryContainer={"Image": image, "ModelDataUrl": model_data},
+        )
+        created.append(f"model {model_name}")
+        variant = {"VariantName": "AllTraffic", "ModelName": model_name}
+        if settings.get("serverless"):
+            variant["ServerlessConfig"] = {
+                "MemorySizeInMB": settings["serverless"]["memory_size_mb"],
+                "MaxConcurrency": settings["serverless"]["max_concurrency"],
+            }
+        else:
+            variant |= {
+                "InstanceType": settings["instance_type"],
+                "InitialInstanceCount": settings["instance_count"],
+            }
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config_name, ProductionVariants=[variant]
+        )
+        created.append(f"endpoint config {config_name}")
+        if _endpoint_exists(sagemaker, settings["endpoint_name"]):
+            sagemaker.update_endpoint(
+                EndpointName=settings["endpoint_name"], EndpointConfigName=config_name
+            )
+            record["action"] = "updated"
+        else:
+            sagemaker.create_endpoint(
+                EndpointName=settings["endpoint_name"], EndpointConfigName=config_name
+            )
+            record["action"] = "created"
+        sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=settings["endpoint_name"])
+    except Exception as error:
+        raise DeploymentError(
+            f"SageMaker deployment failed: {error}. Created so far: {', '.join(created) or 'nothing'}. "
+            f"Clean up with: aws sagemaker delete-endpoint-config --endpoint-config-name {config_name}; "
+            f"aws sagemaker delete-model --model-name {model_name}; aws s3 rm {model_data}"
+        ) from error
+    record |= {"deployed": True, "model_name": model_name, "endpoint_config_name": config_name}
+    logger.info(
+        "SageMaker endpoint '%s' %s with %s",
+        settings["endpoint_name"],
+        record["action"],
+        model_data,
+    )
+    if settings.get("smoke_test") and request.smoke_request:
+        response = runtime.invoke_endpoint(
+            EndpointName=settings["endpoint_name"],
+            ContentType="application/json",
+            Body=json.dumps(request.smoke_request),
+        )
+        record["smoke_response"] = json.loads(response["Body"].read() or b"{}")
+        logger.info("Smoke request answered: %s", str(record["smoke_response"])[:200])
+    if settings.get("delete_endpoint_after"):
+        sagemaker.delete_endpoint(EndpointName=settings["endpoint_name"])
+        record["deleted"] = True
+        logger.info(
+            "Deleted endpoint '%s' (delete_endpoint_after: true)", settings["endpoint_name"]
+        )
+    return record
+
+
+def _endpoint_exists(sagemaker, name: str) -> bool:
+    try:
+        sagemaker.describe_endpoint(EndpointName=name)
+    except sagemaker.exceptions.ClientError as error:
+        if "Could not find" in str(error) or error.response.get("Error", {}).get("Code") in (
+            "ValidationException",
+            "ResourceNotFound",
+        ):
+            return False
+        raise
+    return True

@@ -1,0 +1,56 @@
+"""Answer a request exactly as the TensorFlow Serving container would, from a SavedModel.
+
+TF Serving's REST ``predict`` takes ``{"instances": [...]}`` (or a bare JSON list, taken as
+the instances) and answers ``{"predictions": [...]}``, one object per instance with the
+signature's outputs. Here each instance is one list of seed track ids (or ``{"seed_track_ids":
+[...]}``); lists of unequal length are padded with ``""``, as the signature expects.
+
+Run in a fresh process, it is the local check of a package::
+
+    python -m music_recsys.pipelines.deployment.local_serving <extracted>/1 < request.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _seed_lists(body: Any) -> list[list[str]]:
+    instances = body["instances"] if isinstance(body, dict) else body
+    if not isinstance(instances, list):
+        raise ValueError('The request must be {"instances": [...]} or a JSON list of instances.')
+    seeds = []
+    for instance in instances:
+        tracks = instance.get("seed_track_ids", []) if isinstance(instance, dict) else instance
+        if isinstance(tracks, str):
+            tracks = [tracks]
+        seeds.append([str(track) for track in tracks])
+    return seeds
+
+
+def predict(saved_model_dir: str, body: Any) -> dict:
+    """The response TF Serving would give for ``body`` (see the module doc)."""
+    import tensorflow as tf  # noqa: PLC0415 - heavy; only when serving
+
+    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
+    seeds = _seed_lists(body)
+    width = max([len(s) for s in seeds] + [1])
+    padded = tf.constant([s + [""] * (width - len(s)) for s in seeds] or [[""]], dtype=tf.string)
+    outputs = serve(seed_track_ids=padded)
+    track_ids = outputs["track_ids"].numpy()[: len(seeds)]
+    scores = outputs["scores"].numpy()[: len(seeds)]
+    return {
+        "predictions": [
+            {"track_ids": [t.decode("utf-8") for t in ids], "scores": [float(s) for s in row]}
+            for ids, row in zip(track_ids, scores, strict=True)
+        ]
+    }
+
+
+if __name__ == "__main__":
+    json.dump(predict(sys.argv[1], json.load(sys.stdin)), sys.stdout)

@@ -1,0 +1,200 @@
+"""Nodes of the deployment pipeline: refit, build the serving model, check it, deploy it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from music_recsys.datasets import ModelArchive, ModelPackage
+from music_recsys.datasets.sagemaker_endpoint import DeploymentRequest
+from music_recsys.pipelines.data_science.nodes import (
+    BASELINES,
+    build_track_index,
+    fit_cooccurrence,
+    fit_most_popular,
+    fit_transitions,
+    fit_word2vec,
+    rank_targets,
+)
+from music_recsys.pipelines.data_science.params import (
+    CooccurrenceParams,
+    EvaluationParams,
+    TransitionParams,
+    Word2VecParams,
+)
+from music_recsys.pipelines.data_science.recommenders import Query, Recommender
+
+from .params import DeploymentParams
+
+logger = logging.getLogger(__name__)
+
+
+def refit_for_deployment(
+    model_selection: dict,
+    selected_recommender: Recommender,
+    playlist_tracks: duckdb.DuckDBPyRelation,
+    deployment: DeploymentParams,
+    parameters: dict,
+) -> tuple[Recommender, dict]:
+    """The recommender that ships: the selected candidate refit on every playlist (default).
+
+    The reported figures stay those of the held-out evaluation; ``refit_on_all_data: false``
+    ships the evaluated fit instead. The returned info records which fit it is.
+    """
+    name = model_selection["selected"]
+    info = {
+        "candidate": name,
+        "selection": model_selection["explanation"],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if not deployment.refit_on_all_data:
+        logger.info("Shipping the evaluated fit of %s (deployment.refit_on_all_data: false)", name)
+        return selected_recommender, info | {"fit": "training playlists only (the evaluated fit)"}
+    rows = playlist_tracks.project("playlist_id, position, track_id")
+    index = build_track_index(rows)
+    if name == "most_popular":
+        model = fit_most_popular(index)
+    elif name == "cooccurrence":
+        model = fit_cooccurrence(rows, index, CooccurrenceParams(**parameters[name]["graph"]))
+    elif name == "transitions":
+        model = fit_transitions(rows, index, TransitionParams(**parameters[name]["graph"]))
+    else:
+        model, _ = fit_word2vec(rows, index, Word2VecParams(**parameters[name]["word2vec"]))
+    model.name = name
+    logger.info("Refit %s on every playlist: %d tracks in the catalog", name, len(index))
+    return model, info | {
+        "fit": "all playlists (train + validation + test)",
+        "catalog_tracks": len(index),
+        "is_baseline": name in BASELINES,
+    }
+
+
+def package_serving_model(
+    deployed_recommender: Recommender,
+    deployment_info: dict,
+    deployment: DeploymentParams,
+    evaluation: EvaluationParams,
+) -> ModelPackage:
+    """The Keras serving model with what it holds; the catalog exports and archives it."""
+    from .serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: PLC0415 - TensorFlow
+
+    model = build_serving_model(deployed_recommender, deployment.k, evaluation.query_decay)
+    metadata = deployment_info | {
+        "k": model.k,
+        "query_decay": evaluation.query_decay,
+        "kind": deployed_recommender.kind,
+        "signature": {
+            "inputs": {"seed_track_ids": "string [batch, n], padded with ''"},
+            "outputs": {"track_ids": "string [batch, k]", "scores": "float32 [batch, k]"},
+        },
+    }
+    return ModelPackage(model=model, input_signature=INPUT_SIGNATURE, metadata=metadata)
+
+
+def _seed_batch(queries: pd.DataFrame) -> list[list[str]]:
+    return [list(query) for query in queries["query"]]
+
+
+def check_package(
+    model_archive: ModelArchive,
+    deployed_recommender: Recommender,
+    validation_queries: pd.DataFrame,
+    deployment: DeploymentParams,
+    evaluation: EvaluationParams,
+) -> dict:
+    """Proves the package serves what was evaluated, before anything is deployed.
+
+    1. Parity: for ``parity_queries`` random validation queries, the exported SavedModel's
+       top-K equals the evaluation code's top-K — same ids, same order, scores within 1e-4.
+    2. TF Serving: a fresh process loads the SavedModel from the extracted archive and answers
+       a ``{"instances": [...]}`` body with ``{"predictions": [...]}``, equal to the above.
+
+    Raises:
+        RuntimeError: If either check fails (the package is not deployed).
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    sample = validation_queries.sample(
+        n=min(deployment.parity_queries, len(validation_queries)), random_state=deployment.seed
+    )
+    k = model_archive.metadata["k"]
+    top, _, _, _ = rank_targets(
+        deployed_recommender,
+        sample,
+        evaluation.model_copy(update={"k": (k,), "selection_metric": f"hit_rate_at_{k}"}),
+    )
+    scores, _ = deployed_recommender.scores(
+        [_query(deployed_recommender, q, evaluation) for q in sample["query"]]
+    )
+    expected_ids = [deployed_recommender.index.track_ids[row[row >= 0]].tolist() for row in top]
+    expected_scores = [scores[i, row[row >= 0]] for i, row in enumerate(top)]
+
+    serve = tf.saved_model.load(str(model_archive.saved_model)).signatures["serving_default"]
+    seeds = _seed_batch(sample)
+    width = max(len(s) for s in seeds)
+    outputs = serve(seed_track_ids=tf.constant([s + [""] * (width - len(s)) for s in seeds]))
+    served_ids = [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()]
+    served_scores = outputs["scores"].numpy()
+    mismatches = [
+        i
+        for i, (want, got) in enumerate(zip(expected_ids, served_ids, strict=True))
+        if want != got
+        or not np.allclose(expected_scores[i], served_scores[i][: len(want)], rtol=1e-4, atol=1e-4)
+    ]
+    if mismatches:
+        i = mismatches[0]
+        raise RuntimeError(
+            f"The exported model does not rank as the evaluation did on {len(mismatches)} of "
+            f"{len(sample)} queries; first: seeds {seeds[i]}: expected {expected_ids[i]}, served {served_ids[i]}"
+        )
+    body = {"instances": seeds[:5]}
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "music_recsys.pipelines.deployment.local_serving",
+            str(model_archive.saved_model),
+        ],
+        input=json.dumps(body),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if process.returncode:
+        raise RuntimeError(f"TF-Serving-style check failed:\n{process.stderr[-2000:]}")
+    response = json.loads(process.stdout)
+    if [p["track_ids"] for p in response["predictions"]] != expected_ids[:5]:
+        raise RuntimeError("The TF-Serving-style answer differs from the evaluation's ranking")
+    logger.info(
+        "Package checked: %d queries rank as evaluated; TF-Serving-style request answered",
+        len(sample),
+    )
+    return {
+        "parity_queries": len(sample),
+        "mismatches": 0,
+        "k": k,
+        "tf_serving_request": body,
+        "tf_serving_response": response,
+    }
+
+
+def _query(recommender: Recommender, tracks, evaluation: EvaluationParams) -> Query:
+    return Query.of(recommender.index.lookup(list(tracks)), evaluation.query_decay)
+
+
+def request_deployment(
+    model_archive: ModelArchive, serving_check: dict, deployment: DeploymentParams
+) -> DeploymentRequest:
+    """What the ``sagemaker_endpoint`` dataset deploys (or skips, when disabled)."""
+    return DeploymentRequest(
+        archive=model_archive.archive,
+        settings=deployment.sagemaker.model_dump(),
+        smoke_request=serving_check["tf_serving_request"],
+    )

@@ -1,0 +1,47 @@
+"""Typed parameters of the deployment pipeline (``conf/base/parameters_deployment.yml``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerlessParams(_Params):
+    memory_size_mb: int = Field(3072, ge=1024, le=6144)
+    max_concurrency: int = Field(5, ge=1, le=200)
+
+
+class SageMakerParams(_Params):
+    """Where and how to deploy; nothing is uploaded unless ``enabled`` and complete.
+
+    Secrets (AWS keys) are not parameters: they come from ``conf/local/credentials.yml`` (the
+    ``aws`` entry, used by the ``sagemaker_endpoint`` dataset) or the usual AWS environment.
+    """
+
+    enabled: bool = False
+    region: str | None = None
+    role_arn: str | None = None
+    bucket: str | None = None
+    prefix: str = "music-recsys"
+    model_name: str = "music-recsys"
+    endpoint_name: str = "music-recsys"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(1, ge=1)
+    serverless: ServerlessParams | None = None
+    framework_version: str = "2.20"
+    image_uri: str | None = None
+    smoke_test: bool = True
+    delete_endpoint_after: bool = False
+
+
+class DeploymentParams(_Params):
+    """The serving model and its checks."""
+
+    k: int = Field(10, ge=1, description="recommendations per request, at most the catalog size")
+    refit_on_all_data: bool = True
+    parity_queries: int = Field(300, ge=1)
+    seed: int = 0
+    sagemaker: SageMakerParams = SageMakerParams()

@@ -1,0 +1,61 @@
+"""The deployment pipeline (not in the default run): refit, package, check, deploy.
+
+``kedro run --pipelines deployment`` builds the Keras serving model from the selected
+recommender, exports and archives it for SageMaker TensorFlow Serving, checks that it ranks as
+evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import check_package, package_serving_model, refit_for_deployment, request_deployment
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                refit_for_deployment,
+                [
+                    "model_selection",
+                    "selected_recommender",
+                    "playlist_tracks",
+                    "params:deployment",
+                    "parameters",
+                ],
+                ["deployed_recommender", "deployment_info"],
+                name="refit_for_deployment_node",
+                tags="training",
+            ),
+            Node(
+                package_serving_model,
+                [
+                    "deployed_recommender",
+                    "deployment_info",
+                    "params:deployment",
+                    "params:evaluation",
+                ],
+                "model_archive",
+                name="package_serving_model_node",
+            ),
+            Node(
+                check_package,
+                [
+                    "model_archive",
+                    "deployed_recommender",
+                    "validation_queries",
+                    "params:deployment",
+                    "params:evaluation",
+                ],
+                "serving_check",
+                name="check_package_node",
+                tags="evaluation",
+            ),
+            Node(
+                request_deployment,
+                ["model_archive", "serving_check", "params:deployment"],
+                "sagemaker_endpoint",
+                name="deploy_to_sagemaker_node",
+            ),
+        ],
+        tags="deployment",
+    )
