@@ -64,9 +64,10 @@ def scratch_project(workdir: Path = WORKDIR, name: str = "project") -> Path:
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
     shutil.copy(PROJECT / "pyproject.toml", project)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "credentials*")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(PROJECT / "src", project / "src", ignore=ignore)
-    shutil.copytree(PROJECT / "conf", project / "conf", ignore=ignore)
+    shutil.copytree(PROJECT / "conf/base", project / "conf/base", ignore=ignore)
+    (project / "conf/local").mkdir()  # local overrides and secrets stay out of the copy
     return project
 
 

@@ -28,8 +28,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "project"
     root.mkdir()
     shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "credentials*")
-    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=ignore)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(PROJECT_ROOT / "conf/base", root / "conf/base", ignore=ignore)
+    (root / "conf/local").mkdir()  # your local overrides and secrets stay out of the copy
     shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=ignore)
     mlflow_yml = root / "conf/base/mlflow.yml"
     text = mlflow_yml.read_text(encoding="utf-8")
