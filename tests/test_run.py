@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import pandas as pd
@@ -117,6 +119,19 @@ def test_kedro_run_on_a_fresh_clone_generates_demo_data_and_tracks_the_run(proje
     artifacts |= {a.path for a in client.list_artifacts(tracked["run_id"], "06_viz")}
     assert {"report.html", "model_results.csv"} <= artifacts
     assert {f"06_viz/{name}" for name in figures} <= artifacts
+
+    # deployment: refit, package, parity and TF-Serving checks; SageMaker stays disabled
+    run(project, "deployment", **TINY_DEMO)
+    info = json.loads((project / "data/09_deployment/deployment_info.json").read_text())
+    assert info["fit"].startswith("all playlists") and info["candidate"] in set(
+        results["candidate"]
+    )
+    check = json.loads((project / "data/09_deployment/serving_check.json").read_text())
+    assert check["mismatches"] == 0 and check["parity_queries"] > 0
+    record = json.loads((project / "data/09_deployment/deployment_record.json").read_text())
+    assert record == {"deployed": False, "reason": "deployment.sagemaker.enabled is false"}
+    with tarfile.open(project / "data/09_deployment/model.tar.gz") as archive:
+        assert "1/saved_model.pb" in archive.getnames()
 
     # A second run reuses the file; other demo parameters regenerate it.
     stamp = demo.stat().st_mtime_ns

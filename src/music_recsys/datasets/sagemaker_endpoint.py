@@ -202,7 +202,11 @@ def deploy(clients, request: DeploymentRequest) -> dict:
             ContentType="application/json",
             Body=json.dumps(request.smoke_request),
         )
-        record["smoke_response"] = json.loads(response["Body"].read() or b"{}")
+        body = response["Body"].read().decode("utf-8", errors="replace")
+        try:
+            record["smoke_response"] = json.loads(body)
+        except json.JSONDecodeError:
+            record["smoke_response"] = body  # not JSON: kept as text for the record
         logger.info("Smoke request answered: %s", str(record["smoke_response"])[:200])
     if settings.get("delete_endpoint_after"):
         sagemaker.delete_endpoint(EndpointName=settings["endpoint_name"])

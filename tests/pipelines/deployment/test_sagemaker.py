@@ -1,0 +1,180 @@
+"""Deployment to SageMaker, against a moto server on localhost (no AWS account needed)."""
+
+import json
+import urllib.request
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from music_recsys.datasets.sagemaker_endpoint import (
+    DeploymentError,
+    DeploymentRequest,
+    SageMakerEndpointDataset,
+)
+
+REGION = "eu-west-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.20-cpu-py312"
+SETTINGS = {
+    "enabled": True, "region": REGION, "role_arn": "arn:aws:iam::123456789012:role/sagemaker",
+    "bucket": "models", "prefix": "music-recsys", "model_name": "music-recsys", "endpoint_name": "music-recsys",
+    "instance_type": "ml.m5.large", "instance_count": 1, "serverless": None, "framework_version": "2.20",
+    "image_uri": None, "smoke_test": True, "delete_endpoint_after": False,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_url, monkeypatch):
+    """Clients on the moto server, a fresh bucket; moto lacks update_endpoint, so a stand-in
+    (delete + create with the new configuration) records the calls the code makes."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))  # noqa: S310
+    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+    s3 = session.client("s3", endpoint_url=moto_url)
+    sagemaker = session.client("sagemaker", endpoint_url=moto_url)
+    s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": REGION})
+    updates = []
+    original = SageMakerEndpointDataset._clients
+
+    def clients(self, region):
+        s3_client, sagemaker_client, runtime = original(self, region)
+
+        def update_endpoint(EndpointName, EndpointConfigName):  # noqa: N803 - boto3's names
+            updates.append((EndpointName, EndpointConfigName))
+            sagemaker_client.delete_endpoint(EndpointName=EndpointName)
+            sagemaker_client.create_endpoint(
+                EndpointName=EndpointName, EndpointConfigName=EndpointConfigName
+            )
+
+        sagemaker_client.update_endpoint = update_endpoint
+        return s3_client, sagemaker_client, runtime
+
+    monkeypatch.setattr(SageMakerEndpointDataset, "_clients", clients)
+    return {"s3": s3, "sagemaker": sagemaker, "updates": updates, "url": moto_url}
+
+
+def dataset(aws, tmp_path) -> SageMakerEndpointDataset:
+    return SageMakerEndpointDataset(
+        str(tmp_path / "record.json"), credentials=CREDENTIALS, endpoint_url=aws["url"]
+    )
+
+
+@pytest.fixture
+def archive(tmp_path):
+    path = tmp_path / "model.tar.gz"
+    path.write_bytes(b"not really a model, but bytes to upload")
+    return path
+
+
+def test_deploy_uploads_the_package_and_creates_model_config_and_endpoint(aws, archive, tmp_path):
+    endpoint = dataset(aws, tmp_path)
+    endpoint.save(
+        DeploymentRequest(archive, SETTINGS, smoke_request={"instances": [["A|||a"]]}, label="v1")
+    )
+    assert (
+        aws["s3"].get_object(Bucket="models", Key="music-recsys/v1/model.tar.gz")["Body"].read()
+        == archive.read_bytes()
+    )
+    model = aws["sagemaker"].describe_model(ModelName="music-recsys-v1")
+    assert model["PrimaryContainer"]["Image"] == IMAGE  # looked up with the sagemaker SDK
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://models/music-recsys/v1/model.tar.gz"
+    config = aws["sagemaker"].describe_endpoint_config(EndpointConfigName="music-recsys-v1")
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    assert config["ProductionVariants"][0]["ModelName"] == "music-recsys-v1"
+    status = aws["sagemaker"].describe_endpoint(EndpointName="music-recsys")
+    assert (
+        status["EndpointConfigName"] == "music-recsys-v1"
+        and status["EndpointStatus"] == "InService"
+    )
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["deployed"] and record["action"] == "created" and "smoke_response" in record
+    assert endpoint.load()["status"] == "InService"
+
+
+def test_a_second_deploy_updates_the_endpoint_instead_of_failing(aws, archive, tmp_path):
+    endpoint = dataset(aws, tmp_path)
+    endpoint.save(DeploymentRequest(archive, SETTINGS, label="v1"))
+    endpoint.save(DeploymentRequest(archive, SETTINGS, label="v2"))
+    assert aws["updates"] == [("music-recsys", "music-recsys-v2")]
+    assert json.loads((tmp_path / "record.json").read_text())["action"] == "updated"
+    assert (
+        aws["sagemaker"].describe_endpoint(EndpointName="music-recsys")["EndpointConfigName"]
+        == "music-recsys-v2"
+    )
+    names = [e["EndpointName"] for e in aws["sagemaker"].list_endpoints()["Endpoints"]]
+    assert names.count("music-recsys") == 1
+
+
+def test_serverless_and_deletion_options(aws, archive, tmp_path):
+    settings = SETTINGS | {
+        "serverless": {"memory_size_mb": 2048, "max_concurrency": 3},
+        "delete_endpoint_after": True,
+    }
+    dataset(aws, tmp_path).save(DeploymentRequest(archive, settings, label="v3"))
+    config = aws["sagemaker"].describe_endpoint_config(EndpointConfigName="music-recsys-v3")
+    assert config["ProductionVariants"][0]["ServerlessConfig"] == {
+        "MemorySizeInMB": 2048,
+        "MaxConcurrency": 3,
+    }
+    assert aws["sagemaker"].list_endpoints()["Endpoints"] == []
+    assert json.loads((tmp_path / "record.json").read_text())["deleted"] is True
+
+
+@pytest.mark.parametrize("missing", ["region", "role_arn", "bucket"])
+def test_missing_configuration_fails_before_anything_is_uploaded(aws, archive, tmp_path, missing):
+    with pytest.raises(
+        DeploymentError, match=f"set deployment.sagemaker.{missing}.*Nothing was uploaded"
+    ):
+        dataset(aws, tmp_path).save(DeploymentRequest(archive, SETTINGS | {missing: None}))
+    assert aws["s3"].list_objects_v2(Bucket="models").get("KeyCount", 0) == 0
+
+
+def test_disabled_deployment_uploads_nothing(aws, archive, tmp_path):
+    dataset(aws, tmp_path).save(DeploymentRequest(archive, SETTINGS | {"enabled": False}))
+    assert json.loads((tmp_path / "record.json").read_text()) == {
+        "deployed": False,
+        "reason": "deployment.sagemaker.enabled is false",
+    }
+    assert aws["s3"].list_objects_v2(Bucket="models").get("KeyCount", 0) == 0
+
+
+def test_an_upload_failure_creates_and_changes_nothing(aws, archive, tmp_path):
+    with pytest.raises(DeploymentError, match="No SageMaker resource was created or changed"):
+        dataset(aws, tmp_path).save(
+            DeploymentRequest(archive, SETTINGS | {"bucket": "no-such-bucket"}, label="v4")
+        )
+    assert aws["sagemaker"].list_models()["Models"] == []
+    assert aws["sagemaker"].list_endpoint_configs()["EndpointConfigs"] == []
+
+
+def test_an_endpoint_failure_says_what_was_created_and_how_to_clean_up(
+    aws, archive, tmp_path, monkeypatch
+):
+    original = SageMakerEndpointDataset._clients
+
+    def failing(self, region):
+        s3, sagemaker, runtime = original(self, region)
+
+        def create_endpoint(**kwargs):
+            raise RuntimeError("capacity exceeded")
+
+        sagemaker.create_endpoint = create_endpoint
+        return s3, sagemaker, runtime
+
+    monkeypatch.setattr(SageMakerEndpointDataset, "_clients", failing)
+    with pytest.raises(DeploymentError) as error:
+        dataset(aws, tmp_path).save(DeploymentRequest(archive, SETTINGS, label="v5"))
+    message = str(error.value)
+    assert "capacity exceeded" in message
+    assert "model music-recsys-v5" in message and "endpoint config music-recsys-v5" in message
+    assert "aws sagemaker delete-model --model-name music-recsys-v5" in message

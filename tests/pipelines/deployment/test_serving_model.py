@@ -1,0 +1,159 @@
+"""The served model ranks exactly as the evaluation code, for every kind of candidate."""
+
+import json
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from music_recsys.datasets import ModelPackage, SageMakerModelArchiveDataset  # noqa: E402
+from music_recsys.duckdb_sql import relation  # noqa: E402
+from music_recsys.pipelines.data_science.nodes import (  # noqa: E402
+    build_track_index,
+    fit_cooccurrence,
+    fit_most_popular,
+    fit_transitions,
+    fit_word2vec,
+    rank_targets,
+)
+from music_recsys.pipelines.data_science.params import (  # noqa: E402
+    CooccurrenceParams,
+    EvaluationParams,
+    TransitionParams,
+    Word2VecParams,
+)
+from music_recsys.pipelines.data_science.recommenders import Query  # noqa: E402
+from music_recsys.pipelines.deployment.local_serving import predict  # noqa: E402
+from music_recsys.pipelines.deployment.serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: E402
+
+RNG = np.random.default_rng(7)
+N_TRACKS = 60
+PLAYLISTS = [RNG.choice(N_TRACKS, size=RNG.integers(3, 12), replace=False) for _ in range(150)]
+ROWS = pd.DataFrame(
+    [
+        (p, pos, f"A{t % 7}|||t{t}")
+        for p, tracks in enumerate(PLAYLISTS)
+        for pos, t in enumerate(tracks)
+    ],
+    columns=["playlist_id", "position", "track_id"],
+)
+W2V = {"sg": 1, "vector_size": 8, "window": 3, "epochs": 3, "min_count": 2, "workers": 1, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def models():
+    rows = relation(ROWS)
+    index = build_track_index(rows)
+    return {
+        "most_popular": fit_most_popular(index),
+        "cooccurrence": fit_cooccurrence(rows, index, CooccurrenceParams(window=2)),
+        "transitions": fit_transitions(rows, index, TransitionParams()),
+        "cosine": fit_word2vec(rows, index, Word2VecParams(**W2V))[0],
+        "in_out": fit_word2vec(rows, index, Word2VecParams(**W2V, scoring="in_out"))[0],
+    }
+
+
+def queries() -> pd.DataFrame:
+    """Random seed lists, with unknown ids, a seed repeated, and one request of unknowns only."""
+    seeds = [
+        [f"A{t % 7}|||t{t}" for t in RNG.choice(N_TRACKS, size=RNG.integers(1, 6))]
+        for _ in range(40)
+    ]
+    seeds[0] = ["nobody|||nothing"]
+    seeds[1] = ["nobody|||nothing", seeds[1][0], seeds[1][0]]
+    return pd.DataFrame(
+        {"playlist_id": range(len(seeds)), "query": seeds, "target": ["x"] * len(seeds)}
+    )
+
+
+def served(model, seeds: list[list[str]]) -> dict:
+    width = max(len(s) for s in seeds)
+    return model(tf.constant([s + [""] * (width - len(s)) for s in seeds]))
+
+
+@pytest.mark.parametrize(
+    "kind", ["most_popular", "cooccurrence", "transitions", "cosine", "in_out"]
+)
+@pytest.mark.parametrize("decay", [1.0, 0.5])
+def test_served_top_k_equals_the_evaluated_top_k(models, kind, decay):
+    recommender = models[kind]
+    evaluation = EvaluationParams(k=(10,), query_decay=decay)
+    frame = queries()
+    top, _, _, _ = rank_targets(recommender, frame, evaluation)
+    expected = [recommender.index.track_ids[row[row >= 0]].tolist() for row in top]
+    outputs = served(build_serving_model(recommender, 10, decay), [list(q) for q in frame["query"]])
+    got = [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()]
+    assert got == expected
+    seeds = [set(q) for q in frame["query"]]
+    assert all(
+        not (set(row) & s) for row, s in zip(got, seeds, strict=True)
+    )  # seeds never come back
+
+
+def test_scores_match_and_k_beyond_the_catalog_pads_with_empty_ids(models):
+    recommender = models["cooccurrence"]
+    model = build_serving_model(recommender, k=1000, query_decay=1.0)
+    assert model.k == len(recommender.index)  # K is capped at the catalog size
+    outputs = served(model, [["A0|||t0"]])
+    ids, values = outputs["track_ids"].numpy()[0], outputs["scores"].numpy()[0]
+    assert ids[-1] == b"" and values[-1] == 0.0  # the seed's own slot: nothing left to show
+    expected, _ = recommender.scores([Query.of(recommender.index.lookup(["A0|||t0"]), 1.0)])
+    position = {t: i for i, t in enumerate(recommender.index.track_ids)}
+    shown = [position[t.decode()] for t in ids[:-1]]
+    np.testing.assert_allclose(values[:-1], expected[0, shown], rtol=1e-6)
+
+
+def test_package_layout_and_a_tf_serving_style_request_in_a_fresh_process(models, tmp_path):
+    model = build_serving_model(models["in_out"], k=5, query_decay=1.0)
+    dataset = SageMakerModelArchiveDataset(str(tmp_path / "model.tar.gz"))
+    dataset.save(
+        ModelPackage(
+            model=model, input_signature=INPUT_SIGNATURE, metadata={"candidate": "in_out", "k": 5}
+        )
+    )
+    with tarfile.open(tmp_path / "model.tar.gz") as archive:
+        names = set(archive.getnames())
+    assert {"1/saved_model.pb", "1/variables/variables.index", "metadata.json"} <= names
+    extracted = dataset.load()
+    assert extracted.metadata == {"candidate": "in_out", "k": 5}
+
+    signature = tf.saved_model.load(str(extracted.saved_model)).signatures["serving_default"]
+    assert list(signature.structured_input_signature[1]) == ["seed_track_ids"]
+    assert signature.structured_input_signature[1]["seed_track_ids"].dtype == tf.string
+    assert set(signature.structured_outputs) == {"track_ids", "scores"}
+
+    body = {"instances": [["A1|||t1", "A2|||t2"], ["A3|||t3"], []]}
+    process = subprocess.run(
+        [sys.executable, "-m", "music_recsys.pipelines.deployment.local_serving", str(extracted.saved_model)],
+        input=json.dumps(body), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    response = json.loads(process.stdout)
+    direct = served(model, body["instances"][:2] + [[""]])
+    assert [p["track_ids"] for p in response["predictions"]] == [
+        [t.decode() for t in row] for row in direct["track_ids"].numpy()
+    ]
+    assert len(response["predictions"]) == 3 and all(
+        len(p["scores"]) == 5 for p in response["predictions"]
+    )
+    # A bare list is taken as the instances, and {"seed_track_ids": [...]} objects work too.
+    alone = predict(str(extracted.saved_model), [{"seed_track_ids": ["A1|||t1", "A2|||t2"]}])[
+        "predictions"
+    ]
+    assert alone[0]["track_ids"] == response["predictions"][0]["track_ids"]
+    np.testing.assert_allclose(alone[0]["scores"], response["predictions"][0]["scores"], rtol=1e-5)
+
+
+def test_the_exporting_tensorflow_is_the_serving_image_version():
+    """SageMaker's newest TF Serving image is 2.20: what we export must be loadable there."""
+    import yaml  # noqa: PLC0415
+
+    from tests.conftest import PROJECT_ROOT  # noqa: PLC0415
+
+    parameters = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_deployment.yml").read_text())
+    image_version = parameters["deployment"]["sagemaker"]["framework_version"]
+    assert tf.__version__.startswith(image_version + "."), (tf.__version__, image_version)
