@@ -3,8 +3,10 @@
 Saving a Keras model exports it as a TensorFlow SavedModel with its serving signature, in the
 layout the SageMaker TensorFlow Serving container expects: ``1/saved_model.pb`` and
 ``1/variables/`` at the archive root (a version folder of digits, not ``0``), plus
-``metadata.json`` saying what the package holds. Loading extracts the archive into a temporary
-folder and returns its path and metadata, so checks run on exactly what would be uploaded.
+``metadata.json`` saying what the package holds and ``catalog.txt``, the track ids it can
+recommend (for clients' "did you mean"; the container ignores both). Loading extracts the
+archive into a temporary folder and returns its path and metadata, so checks run on exactly
+what would be uploaded.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class ModelArchive:
     def saved_model(self) -> Path:
         return self.root / MODEL_VERSION
 
+    def catalog(self) -> list[str]:
+        path = self.root / "catalog.txt"
+        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
 
 @dataclass
 class ModelPackage:
@@ -43,6 +49,7 @@ class ModelPackage:
     model: Any  # a Keras model
     input_signature: list  # tf.TensorSpec of the serving function's inputs
     metadata: dict
+    catalog: list[str] | None = None  # track ids, written to catalog.txt for clients
 
 
 class SageMakerModelArchiveDataset(AbstractDataset[ModelPackage, ModelArchive]):
@@ -71,6 +78,8 @@ class SageMakerModelArchiveDataset(AbstractDataset[ModelPackage, ModelArchive]):
             (root / "metadata.json").write_text(
                 json.dumps(data.metadata, indent=2), encoding="utf-8"
             )
+            if data.catalog is not None:
+                (root / "catalog.txt").write_text("\n".join(data.catalog) + "\n", encoding="utf-8")
             with (
                 atomic_write(Path(self._filepath)) as temporary,
                 tarfile.open(temporary, "w:gz") as archive,

@@ -157,3 +157,33 @@ def test_the_exporting_tensorflow_is_the_serving_image_version():
     parameters = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_deployment.yml").read_text())
     image_version = parameters["deployment"]["sagemaker"]["framework_version"]
     assert tf.__version__.startswith(image_version + "."), (tf.__version__, image_version)
+
+
+def test_recommend_command_answers_from_the_package_with_did_you_mean(models, tmp_path, capsys):
+    from music_recsys.recommend_cli import main, parse_seeds  # noqa: PLC0415
+
+    model = build_serving_model(models["cooccurrence"], k=5, query_decay=1.0)
+    package = tmp_path / "model.tar.gz"
+    SageMakerModelArchiveDataset(str(package)).save(
+        ModelPackage(
+            model,
+            INPUT_SIGNATURE,
+            {"k": 5},
+            catalog=models["cooccurrence"].index.track_ids.tolist(),
+        )
+    )
+    assert parse_seeds(["A1", "t1", "A2|||t2"]) == ["A1|||t1", "A2|||t2"]
+    with pytest.raises(ValueError, match="no track title"):
+        parse_seeds(["A1"])
+
+    assert main(["A1", "t1", "-k", "3", "--model", str(package)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["#", "artist", "track", "score"] and len(table) == 2 + 3
+    expected = served(model, [["A1|||t1"]])["track_ids"].numpy()[0][:3]
+    assert [line.split()[1] + "|||" + line.split()[2] for line in table[2:]] == [
+        t.decode() for t in expected
+    ]
+
+    assert main(["a1", "T1x", "--model", str(package)]) == 0
+    assert "Did you mean: 'A1|||t1'" in capsys.readouterr().err
+    assert main(["A1", "t1", "--model", str(tmp_path / "missing.tar.gz")]) == 2

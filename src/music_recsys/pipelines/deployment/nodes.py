@@ -95,7 +95,10 @@ def package_serving_model(
             "outputs": {"track_ids": "string [batch, k]", "scores": "float32 [batch, k]"},
         },
     }
-    return ModelPackage(model=model, input_signature=INPUT_SIGNATURE, metadata=metadata)
+    catalog = deployed_recommender.index.track_ids.tolist()
+    return ModelPackage(
+        model=model, input_signature=INPUT_SIGNATURE, metadata=metadata, catalog=catalog
+    )
 
 
 def _seed_batch(queries: pd.DataFrame) -> list[list[str]]:
