@@ -73,6 +73,7 @@ class RecommenderServingModel(keras.Model):
             self.has_vector = keras.Variable(
                 recommender.has_vector, trainable=False, name="has_vector"
             )
+            self.all_have_vectors = bool(recommender.has_vector.all())  # then skip the mask
         elif isinstance(recommender, ItemGraph):
             transposed = (
                 recommender.graph.T.tocsr().tocoo()
@@ -117,8 +118,9 @@ class RecommenderServingModel(keras.Model):
             query = tf.reduce_sum(weighted, axis=1)
             query = query / tf.maximum(tf.norm(query, axis=1, keepdims=True), 1e-12)
             scores = tf.matmul(query, self.item_vectors, transpose_b=True)
-            has_vector = tf.convert_to_tensor(self.has_vector)[None, :]
-            scores = tf.where(has_vector, scores, tf.constant(UNSCORABLE, tf.float32))
+            if not self.all_have_vectors:
+                has_vector = tf.convert_to_tensor(self.has_vector)[None, :]
+                scores = tf.where(has_vector, scores, tf.constant(UNSCORABLE, tf.float32))
         elif self.kind in ("cooccurrence", "transitions"):
             usable = known
             positions = tf.stack(
@@ -143,23 +145,35 @@ class RecommenderServingModel(keras.Model):
                 tf.convert_to_tensor(self.popularity)[None, :], [batch, self.n_tracks]
             )
         answerable = tf.reduce_any(usable, axis=1)
-        scores = tf.where(
-            answerable[:, None], scores, tf.convert_to_tensor(self.popularity)[None, :]
+        popularity = tf.convert_to_tensor(self.popularity)[None, :]
+        # The fallback costs a pass over [batch, catalog]: only when some row needs it.
+        scores = tf.cond(
+            tf.reduce_all(answerable),
+            lambda: scores,
+            lambda: tf.where(answerable[:, None], scores, popularity),
         )
         return scores, answerable
 
     def call(self, seed_track_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         indices, known, weights = self._query(seed_track_ids)
         scores, _ = self._scores(indices, known, weights)
-        # Seeds are never recommended back.
-        batch = tf.shape(indices)[0]
-        rows = tf.broadcast_to(tf.range(tf.cast(batch, tf.int64))[:, None], tf.shape(indices))
-        seeds = tf.boolean_mask(tf.stack([rows, indices], axis=-1), known)
-        scores = tf.tensor_scatter_nd_update(scores, seeds, tf.fill([tf.shape(seeds)[0]], -np.inf))
-        values, top = tf.math.top_k(scores, k=self.k)
-        real = tf.math.is_finite(
-            values
-        )  # -inf: an excluded seed, only when K nears the catalog size
+        # Seeds are never recommended back. Rather than overwrite them in [batch, catalog], take
+        # the top K + n (n seed columns) and drop the seeds: the rest keep their order, ties
+        # included, which is the top K of the catalog without the seeds.
+        wanted = tf.minimum(self.k + tf.shape(indices)[1], self.n_tracks)
+        values, top = tf.math.top_k(scores, k=wanted)
+        is_seed = tf.reduce_any(
+            (tf.cast(top, tf.int64)[:, :, None] == indices[:, None, :]) & known[:, None, :], axis=2
+        )
+        # Stable compaction per row: the non-seeds first, in order; then the first K of them.
+        order = tf.argsort(tf.cast(is_seed, tf.int32), axis=1, stable=True)[:, : self.k]
+        values = tf.gather(values, order, batch_dims=1)
+        top = tf.gather(top, order, batch_dims=1)
+        real = ~tf.gather(is_seed, order, batch_dims=1)
+        padding = self.k - tf.shape(values)[1]  # a catalog smaller than K + n: pad to K columns
+        values = tf.pad(values, [[0, 0], [0, padding]])
+        top = tf.pad(top, [[0, 0], [0, padding]])
+        real = tf.pad(real, [[0, 0], [0, padding]])
         track_ids = tf.where(real, self.track_id(top + 1), tf.constant(""))
         return {"track_ids": track_ids, "scores": tf.where(real, values, tf.zeros_like(values))}
 
