@@ -132,6 +132,8 @@ def test_kedro_run_on_a_fresh_clone_generates_demo_data_and_tracks_the_run(proje
     assert record == {"deployed": False, "reason": "deployment.sagemaker.enabled is false"}
     with tarfile.open(project / "data/09_deployment/model.tar.gz") as archive:
         assert "1/saved_model.pb" in archive.getnames()
+    deployment_run = latest_mlflow_run(project)
+    assert "model.tar.gz" in {a.path for a in client.list_artifacts(deployment_run["run_id"])}
 
     # A second run reuses the file; other demo parameters regenerate it.
     stamp = demo.stat().st_mtime_ns

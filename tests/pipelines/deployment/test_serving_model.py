@@ -62,7 +62,7 @@ def queries() -> pd.DataFrame:
     """Random seed lists, with unknown ids, a seed repeated, and one request of unknowns only."""
     seeds = [
         [f"A{t % 7}|||t{t}" for t in RNG.choice(N_TRACKS, size=RNG.integers(1, 6))]
-        for _ in range(40)
+        for _ in range(300)
     ]
     seeds[0] = ["nobody|||nothing"]
     seeds[1] = ["nobody|||nothing", seeds[1][0], seeds[1][0]]
