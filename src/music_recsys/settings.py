@@ -3,9 +3,9 @@ from the Kedro defaults. For further information, including these default values
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
 # Instantiated project hooks. kedro-mlflow registers its own hook through its entry point.
-from music_recsys.hooks import DemoDataHook, DuckDBHook, TypedParamsTrackingHook
+from music_recsys.hooks import DemoDataHook, DuckDBHook, RunSummaryHook, TypedParamsTrackingHook
 
-HOOKS = (DuckDBHook(), DemoDataHook(), TypedParamsTrackingHook())
+HOOKS = (DuckDBHook(), DemoDataHook(), TypedParamsTrackingHook(), RunSummaryHook())
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
