@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# For processes the tests start (servers, notebooks' kernels).
+ENVIRONMENT = dict(os.environ)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -91,3 +96,58 @@ def expected_rejections() -> dict[int, str]:
         for number, (_, want) in enumerate(QUIRK_LINES, start=2)
         if isinstance(want, str) and want != "blank"
     }
+
+
+# --- end-to-end runs in scratch copies of the project -------------------------------------------
+
+TINY_DEMO = {"demo_data.n_users": 40, "demo_data.n_playlists": 300, "demo_data.n_artists": 200}
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the project's code and conf/base (never conf/local), so runs leave the checkout
+    alone."""
+    root.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(PROJECT_ROOT / "conf/base", root / "conf/base", ignore=ignore)
+    (root / "conf/local").mkdir()
+    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=ignore)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch project; runs start in its root, as `kedro run` does."""
+    root = copy_project(tmp_path / "project")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One scratch project after `kedro run` and `kedro run --pipelines deployment` on tiny demo
+    data, shared by the tests that look at what a run leaves behind."""
+    root = copy_project(tmp_path_factory.mktemp("demo") / "project")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        run(root, **TINY_DEMO)
+        run(root, "deployment", **TINY_DEMO)
+    return root
+
+
+def nested(params: dict) -> dict:
+    """{"a.b": 1} → {"a": {"b": 1}}, as `kedro run --params a.b=1` does."""
+    result: dict = {}
+    for key, value in params.items():
+        *parents, leaf = key.split(".")
+        node = result
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return result
+
+
+def run(project: Path, pipeline: str | None = None, **params) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=nested(params)) as session:
+        session.run(pipeline_names=[pipeline] if pipeline else None)

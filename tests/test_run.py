@@ -3,63 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tarfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import PROJECT_ROOT, QUIRK_LINES, write_quirks_file
+from tests.conftest import QUIRK_LINES, TINY_DEMO, run, write_quirks_file
 
 pytestmark = pytest.mark.integration
-
-TINY_DEMO = {"demo_data.n_users": 40, "demo_data.n_playlists": 300, "demo_data.n_artists": 200}
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the project's configuration and code, so runs leave the checkout alone.
-
-    Runs start in its root, as `kedro run` does. The tracking URI is made absolute because
-    MLflow caches one store per URI in a process, and every copy's would be sqlite:///mlflow.db.
-    """
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    shutil.copytree(PROJECT_ROOT / "conf/base", root / "conf/base", ignore=ignore)
-    (root / "conf/local").mkdir()  # your local overrides and secrets stay out of the copy
-    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=ignore)
-    mlflow_yml = root / "conf/base/mlflow.yml"
-    text = mlflow_yml.read_text(encoding="utf-8")
-    assert "sqlite:///mlflow.db" in text
-    mlflow_yml.write_text(
-        text.replace("sqlite:///mlflow.db", f"sqlite:///{root}/mlflow.db"), encoding="utf-8"
-    )
-    monkeypatch.chdir(root)
-    return root
-
-
-def nested(params: dict) -> dict:
-    """{"a.b": 1} → {"a": {"b": 1}}, as `kedro run --params a.b=1` does."""
-    result: dict = {}
-    for key, value in params.items():
-        *parents, leaf = key.split(".")
-        node = result
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    return result
-
-
-def run(project: Path, pipeline: str | None = None, **params) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=nested(params)) as session:
-        session.run(pipeline_names=[pipeline] if pipeline else None)
 
 
 def latest_mlflow_run(project: Path) -> dict:
@@ -76,66 +29,82 @@ def latest_mlflow_run(project: Path) -> dict:
     )
 
 
-def test_kedro_run_on_a_fresh_clone_generates_demo_data_and_tracks_the_run(project, caplog):
-    run(project, **TINY_DEMO)
-    demo = project / "data/01_raw/demo/spotify_dataset.csv"
+def runs(project: Path) -> list[dict]:
+    """Every MLflow run of the project, oldest first, flattened like ``search_runs``."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("music_recsys")
+    found = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    return [
+        {"status": r.info.status, "run_id": r.info.run_id}
+        | {f"params.{k}": v for k, v in r.data.params.items()}
+        | {f"metrics.{k}": v for k, v in r.data.metrics.items()}
+        for r in found
+    ]
+
+
+def test_kedro_run_on_a_fresh_clone_generates_demo_data_and_accounts_for_it(demo_run):
+    demo = demo_run / "data/01_raw/demo/spotify_dataset.csv"
     assert demo.exists() and demo.with_suffix(".params.json").exists()
-    accounting = pd.read_csv(project / "data/08_reporting/row_accounting.csv")
+    accounting = pd.read_csv(demo_run / "data/08_reporting/row_accounting.csv")
     read = accounting.loc[accounting["outcome"] == "read", "rows"].sum()
     assert read == sum(1 for _ in demo.open(encoding="utf-8")) - 1
     assert read == accounting.loc[accounting["outcome"] != "read", "rows"].sum()
     for split in ("train", "validation", "test"):
-        assert len(pd.read_parquet(project / f"data/04_model_input/playlists_{split}.parquet")) > 0
-
-    results = pd.read_csv(project / "data/07_model_output/model_results.csv")
+        assert len(pd.read_parquet(demo_run / f"data/04_model_input/playlists_{split}.parquet")) > 0
+    results = pd.read_csv(demo_run / "data/07_model_output/model_results.csv")
     assert {"most_popular", "cooccurrence", "transitions", "w2v_music_sg"} <= set(
         results["candidate"]
     )
     assert results["selected"].sum() == 2  # the chosen candidate, on validation and on test
-    assert (project / "data/05_models/selected_recommender.pkl").exists()
+    assert (demo_run / "data/05_models/selected_recommender.pkl").exists()
+    figures = sorted(p.name for p in (demo_run / "data/06_viz").glob("*.png"))
+    assert len(figures) == 7
+    report = (demo_run / "data/08_reporting/report.html").read_text(encoding="utf-8")
+    assert report.count("data:image/png;base64,") == 7
 
-    tracked = latest_mlflow_run(project)
-    assert tracked["status"] == "FINISHED"
-    assert "metrics.data_science_metrics.cooccurrence.validation.hit_rate_at_10" in tracked
-    assert "metrics.data_science_metrics.selected.test.hit_rate_at_10" in tracked
-    assert "metrics.data_science_metrics.w2v_music_sg.training.words_per_second" in tracked
-    assert tracked["params.w2v_music_sg.word2vec.sg"] == "1"
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+def test_every_run_is_tracked_in_mlflow(demo_run):
+    default_run, deployment_run = runs(demo_run)
+    assert default_run["status"] == deployment_run["status"] == "FINISHED"
+    assert "metrics.data_science_metrics.cooccurrence.validation.hit_rate_at_10" in default_run
+    assert "metrics.data_science_metrics.selected.test.hit_rate_at_10" in default_run
+    assert "metrics.data_science_metrics.w2v_music_sg.training.words_per_second" in default_run
+    assert "metrics.power_law_metrics.artist.alpha" in default_run
+    assert default_run["params.w2v_music_sg.word2vec.sg"] == "1"
+    assert default_run["params.split.seed"] == "42"
+    assert default_run["params.raw_data.is_demo"] == "True"
+    assert default_run["params.demo_data.n_playlists"] == "300"
+    accounting = pd.read_csv(demo_run / "data/08_reporting/row_accounting.csv")
+    read = accounting.loc[accounting["outcome"] == "read", "rows"].sum()
+    assert default_run["metrics.data_processing_metrics.rows_read"] == read
+    client = MlflowClient(tracking_uri=f"sqlite:///{demo_run / 'mlflow.db'}")
     assert (
         client.get_registered_model("music_recsys_recommender").name == "music_recsys_recommender"
     )
-    assert tracked["params.split.seed"] == "42"
-    assert tracked["params.raw_data.is_demo"] == "True"
-    assert tracked["params.demo_data.n_playlists"] == "300"
-    assert tracked["metrics.data_processing_metrics.rows_read"] == read
+    artifacts = {a.path for a in client.list_artifacts(default_run["run_id"])}
+    artifacts |= {a.path for a in client.list_artifacts(default_run["run_id"], "06_viz")}
+    figures = {f"06_viz/{p.name}" for p in (demo_run / "data/06_viz").glob("*.png")}
+    assert {"report.html", "model_results.csv"} <= artifacts and figures <= artifacts
+    assert "model.tar.gz" in {a.path for a in client.list_artifacts(deployment_run["run_id"])}
 
-    # reporting: every figure and the report, also logged to the run
-    figures = sorted(p.name for p in (project / "data/06_viz").glob("*.png"))
-    assert len(figures) == 7
-    report = (project / "data/08_reporting/report.html").read_text(encoding="utf-8")
-    assert report.count("data:image/png;base64,") == 7
-    assert "metrics.power_law_metrics.artist.alpha" in tracked
-    artifacts = {a.path for a in client.list_artifacts(tracked["run_id"])}
-    artifacts |= {a.path for a in client.list_artifacts(tracked["run_id"], "06_viz")}
-    assert {"report.html", "model_results.csv"} <= artifacts
-    assert {f"06_viz/{name}" for name in figures} <= artifacts
 
-    # deployment: refit, package, parity and TF-Serving checks; SageMaker stays disabled
-    run(project, "deployment", **TINY_DEMO)
-    info = json.loads((project / "data/09_deployment/deployment_info.json").read_text())
+def test_deployment_refits_packages_and_checks_but_does_not_deploy_unless_enabled(demo_run):
+    info = json.loads((demo_run / "data/09_deployment/deployment_info.json").read_text())
+    results = pd.read_csv(demo_run / "data/07_model_output/model_results.csv")
     assert info["fit"].startswith("all playlists") and info["candidate"] in set(
         results["candidate"]
     )
-    check = json.loads((project / "data/09_deployment/serving_check.json").read_text())
+    check = json.loads((demo_run / "data/09_deployment/serving_check.json").read_text())
     assert check["mismatches"] == 0 and check["parity_queries"] > 0
-    record = json.loads((project / "data/09_deployment/deployment_record.json").read_text())
+    record = json.loads((demo_run / "data/09_deployment/deployment_record.json").read_text())
     assert record == {"deployed": False, "reason": "deployment.sagemaker.enabled is false"}
-    with tarfile.open(project / "data/09_deployment/model.tar.gz") as archive:
+    with tarfile.open(demo_run / "data/09_deployment/model.tar.gz") as archive:
         assert "1/saved_model.pb" in archive.getnames()
-    deployment_run = latest_mlflow_run(project)
-    assert "model.tar.gz" in {a.path for a in client.list_artifacts(deployment_run["run_id"])}
 
-    # A second run reuses the file; other demo parameters regenerate it.
+
+def test_the_demo_file_is_reused_and_regenerated_when_its_parameters_change(project):
+    run(project, "data_processing", **TINY_DEMO)
+    demo = project / "data/01_raw/demo/spotify_dataset.csv"
     stamp = demo.stat().st_mtime_ns
     run(project, "data_processing", **TINY_DEMO)
     assert demo.stat().st_mtime_ns == stamp

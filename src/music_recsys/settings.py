@@ -4,6 +4,7 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 
 # Instantiated project hooks. kedro-mlflow registers its own hook through its entry point.
 from music_recsys.hooks import DemoDataHook, DuckDBHook, RunSummaryHook, TypedParamsTrackingHook
+from music_recsys.project import project_root
 
 HOOKS = (DuckDBHook(), DemoDataHook(), TypedParamsTrackingHook(), RunSummaryHook())
 
@@ -30,6 +31,7 @@ HOOKS = (DuckDBHook(), DemoDataHook(), TypedParamsTrackingHook(), RunSummaryHook
 
 # CONFIG_LOADER_CLASS = OmegaConfigLoader
 
+
 # Keyword arguments to pass to the `CONFIG_LOADER_CLASS` constructor.
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -37,6 +39,10 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft"},
     # conf/<env>/duckdb.yml: DuckDB settings, applied by music_recsys.hooks.DuckDBHook.
     "config_patterns": {"duckdb": ["duckdb*", "duckdb*/**"]},
+    # ${project_root:} in configuration: the project's absolute path, wherever Kedro is started
+    # from (a notebook's kernel starts in notebooks/). mlflow.yml uses it so that every session
+    # tracks into the same sqlite:///<project>/mlflow.db.
+    "custom_resolvers": {"project_root": lambda: str(project_root())},
 }
 
 # Class that manages Kedro's library components.

@@ -14,6 +14,8 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
 
+from music_recsys.project import project_root
+
 from .mlflow_model import package_for_mlflow
 from .nodes import (
     BASELINES,
@@ -41,6 +43,8 @@ def word2vec_variants(conf_source: str | None = None) -> list[str]:
     declared in conf/base (or conf/local); a run can change a variant's values, not add one.
     """
     source = Path(conf_source or settings.CONF_SOURCE)
+    if not source.is_absolute():
+        source = project_root() / source
     loader = OmegaConfigLoader(conf_source=str(source), base_env="base", default_run_env="local")
     parameters = loader["parameters"]
     return sorted(
