@@ -1,0 +1,173 @@
+"""Takes the README's pictures: kedro viz and the MLflow UI, rendered by headless Chromium.
+
+Run from the project root after `make run` (the UIs need a run to show):
+
+    .venv/bin/python docs/screenshots.py
+
+It starts each UI on localhost, drives Chromium over the DevTools protocol (to close kedro-viz's
+welcome pop-ups and wait for the graph), and writes docs/images/*.png, with copies of three
+figures of the last run (data/06_viz).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import websocket
+
+PROJECT = Path(__file__).resolve().parents[1]
+IMAGES = PROJECT / "docs" / "images"
+BIN = Path(sys.executable).parent
+ENV = dict(
+    os.environ, KEDRO_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_DISABLE_TELEMETRY="true"
+)
+
+CLOSE_POPUPS = """
+for (const button of document.querySelectorAll('button, [role=button]')) {
+  const text = (button.innerText || button.getAttribute('aria-label') || '').trim().toLowerCase();
+  if (['dismiss', 'close', 'got it', 'skip', 'no thanks'].includes(text)) button.click();
+}
+for (const close of document.querySelectorAll('[class*="close"] , [aria-label*="lose"]')) close.click();
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait(url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - localhost
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol."""
+
+    def __init__(self, width: int = 1600, height: int = 1000) -> None:
+        self.port = free_port()
+        self.profile = tempfile.mkdtemp()
+        self.process = subprocess.Popen(
+            [
+                shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}", f"--remote-debugging-port={self.port}",
+                "--remote-allow-origins=*", "about:blank",
+            ],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        wait(f"http://127.0.0.1:{self.port}/json/version")
+        target = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list").read()
+        )  # noqa: S310
+        page = next(t for t in target if t["type"] == "page")
+        self.socket = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
+        self.id = 0
+
+    def call(self, method: str, **params) -> dict:
+        self.id += 1
+        self.socket.send(json.dumps({"id": self.id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.id:
+                return message.get("result", {})
+
+    def shoot(self, url: str, path: Path, settle: float = 8) -> None:
+        self.call("Page.enable")
+        self.call("Page.navigate", url=url)
+        time.sleep(settle)
+        for _ in range(3):
+            self.call("Runtime.evaluate", expression=CLOSE_POPUPS)
+            time.sleep(1)
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        print(f"wrote {path}")
+
+    def close(self) -> None:
+        self.socket.close()
+        os.killpg(self.process.pid, signal.SIGTERM)
+
+
+FIGURES = ("metric_curves.png", "latent_space.png", "power_law.png")
+
+
+def main() -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    for name in FIGURES:  # figures of the last run, for the README
+        shutil.copy(PROJECT / "data" / "06_viz" / name, IMAGES / name)
+        print(f"copied {name}")
+    browser = Browser()
+    try:
+        port = free_port()
+        viz = subprocess.Popen(
+            [
+                str(BIN / "kedro"),
+                "viz",
+                "run",
+                "--no-browser",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=PROJECT,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait(f"http://127.0.0.1:{port}/api/main")
+            browser.shoot(f"http://127.0.0.1:{port}/", IMAGES / "kedro-viz.png")
+        finally:
+            os.killpg(viz.pid, signal.SIGTERM)
+        port = free_port()
+        ui = subprocess.Popen(
+            [
+                str(BIN / "mlflow"),
+                "ui",
+                "--backend-store-uri",
+                f"sqlite:///{PROJECT / 'mlflow.db'}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=PROJECT,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait(f"http://127.0.0.1:{port}/health")
+            browser.shoot(f"http://127.0.0.1:{port}/#/experiments/1/runs", IMAGES / "mlflow-ui.png")
+        finally:
+            os.killpg(ui.pid, signal.SIGTERM)
+    finally:
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
