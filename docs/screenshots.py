@@ -75,14 +75,18 @@ class Browser:
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        wait(f"http://127.0.0.1:{self.port}/json/version")
-        target = json.loads(
-            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list").read()
-        )  # noqa: S310
-        page = next(t for t in target if t["type"] == "page")
-        self.socket = websocket.create_connection(
-            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
-        )
+        try:
+            wait(f"http://127.0.0.1:{self.port}/json/version")
+            pages = json.loads(
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list").read()
+            )  # noqa: S310
+            page = next(t for t in pages if t["type"] == "page")
+            self.socket = websocket.create_connection(
+                page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+            )
+        except Exception:
+            os.killpg(self.process.pid, signal.SIGKILL)  # no browser left behind
+            raise
         self.id = 0
 
     def call(self, method: str, **params) -> dict:
