@@ -82,6 +82,10 @@ def test_save_refuses_values_that_would_not_read_back(tmp_path):
         (b'"a","b"\n"1","2"\n', "expected the header"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
         (b'{"user_id": 1}\n', "expected the header"),
+        (b"user_id\tartistname\ttrackname\tplaylistname\nu\ta\tt\tp\n", "expected the header"),
+        (b'"user_id", "artistname", "trackname"\n"u","a","t"\n', "expected the header"),
+        (b'"user_id", "artistname", "trackname", "playlistname"\n', "no data line"),
+        (b'"user_id", "artistname", "trackname", "playlistname"', "no data line"),
     ],
 )
 def test_a_file_that_is_not_the_playlists_format_gets_a_clear_error(tmp_path, content, message):

@@ -199,6 +199,14 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
                 f"'{self._filepath}': DuckDB could not read the file: {error}"
             ) from error
         n_lines = connection.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
+        if (
+            n_lines == 0
+            and not connection.sql("SELECT count(*) FROM reject_errors").fetchall()[0][0]
+        ):
+            raise PlaylistFileError(
+                f"'{self._filepath}' has the playlists header but no data line: nothing to learn "
+                "from. Is it the complete file?"
+            )
         n_rejected = connection.sql("SELECT count(DISTINCT line) FROM reject_errors").fetchall()[0][
             0
         ]

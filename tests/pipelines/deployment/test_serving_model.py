@@ -187,3 +187,26 @@ def test_recommend_command_answers_from_the_package_with_did_you_mean(models, tm
     assert main(["a1", "T1x", "--model", str(package)]) == 0
     assert "Did you mean: 'A1|||t1'" in capsys.readouterr().err
     assert main(["A1", "t1", "--model", str(tmp_path / "missing.tar.gz")]) == 2
+
+
+def test_hostile_requests_have_defined_answers(models, tmp_path):
+    recommender = models["in_out"]
+    model = build_serving_model(recommender, k=5, query_decay=1.0)
+    dataset = SageMakerModelArchiveDataset(str(tmp_path / "model.tar.gz"))
+    dataset.save(ModelPackage(model=model, input_signature=INPUT_SIGNATURE, metadata={"k": 5}))
+    folder = str(dataset.load().saved_model)
+    popular = predict(folder, {"instances": [["nobody|||nothing"]]})["predictions"][0]["track_ids"]
+    assert popular == recommender.index.track_ids[:5].tolist()  # unknown only: the most popular
+    assert predict(folder, {"instances": []}) == {"predictions": []}
+    odd = predict(folder, {"instances": [[], [None, 42, {"x": 1}], "A1|||t1"]})["predictions"]
+    assert odd[0]["track_ids"] == popular and odd[1]["track_ids"] == popular
+    assert "A1|||t1" not in odd[2]["track_ids"]
+    everything = recommender.index.track_ids.tolist()
+    many = predict(folder, {"instances": [everything * 40]})["predictions"][0]  # thousands of seeds
+    assert many["track_ids"] == [""] * 5  # every track is a seed: nothing left to recommend
+    most = predict(folder, {"instances": [everything[1:] * 40]})["predictions"][0]
+    assert most["track_ids"] == [everything[0], "", "", "", ""]
+    direct = served(model, np.empty((0, 3), dtype=object).tolist() or [[""]])
+    assert direct["track_ids"].shape == (1, 5)
+    empty_batch = model(tf.zeros([0, 2], dtype=tf.string))
+    assert empty_batch["track_ids"].shape == (0, 5)

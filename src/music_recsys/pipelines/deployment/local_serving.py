@@ -3,7 +3,10 @@
 TF Serving's REST ``predict`` takes ``{"instances": [...]}`` (or a bare JSON list, taken as
 the instances) and answers ``{"predictions": [...]}``, one object per instance with the
 signature's outputs. Here each instance is one list of seed track ids (or ``{"seed_track_ids":
-[...]}``); lists of unequal length are padded with ``""``, as the signature expects.
+[...]}``, or a single id); lists of unequal length are padded with ``""``, as the signature
+expects. Defined for hostile requests too: no instance → no prediction; an empty list, unknown
+ids, ``null`` or non-string values → ignored as seeds (all ignored: the most popular tracks);
+repeated seeds count once each time they appear; thousands of seeds are fine.
 
 Run in a fresh process, it is the local check of a package::
 
@@ -27,9 +30,10 @@ def _seed_lists(body: Any) -> list[list[str]]:
     seeds = []
     for instance in instances:
         tracks = instance.get("seed_track_ids", []) if isinstance(instance, dict) else instance
-        if isinstance(tracks, str):
+        if isinstance(tracks, str) or not isinstance(tracks, list):
             tracks = [tracks]
-        seeds.append([str(track) for track in tracks])
+        # Not a string: null is padding; anything else is its text, an id no catalog holds.
+        seeds.append(["" if track is None else str(track) for track in tracks])
     return seeds
 
 

@@ -162,9 +162,17 @@ class RecommenderServingModel(keras.Model):
         # included, which is the top K of the catalog without the seeds.
         wanted = tf.minimum(self.k + tf.shape(indices)[1], self.n_tracks)
         values, top = tf.math.top_k(scores, k=wanted)
-        is_seed = tf.reduce_any(
-            (tf.cast(top, tf.int64)[:, :, None] == indices[:, None, :]) & known[:, None, :], axis=2
+        # Which of those are seeds: looked up in a [batch, catalog] mask, so that memory does
+        # not grow with the number of seeds times K (a request may list thousands of seeds).
+        batch = tf.shape(indices)[0]
+        rows = tf.broadcast_to(tf.range(tf.cast(batch, tf.int64))[:, None], tf.shape(indices))
+        seeds = tf.boolean_mask(tf.stack([rows, indices], axis=-1), known)
+        seed_mask = tf.scatter_nd(
+            seeds,
+            tf.ones([tf.shape(seeds)[0]], tf.int32),
+            tf.stack([tf.cast(batch, tf.int64), tf.constant(self.n_tracks, tf.int64)]),
         )
+        is_seed = tf.gather(seed_mask, top, batch_dims=1) > 0
         # Stable compaction per row: the non-seeds first, in order; then the first K of them.
         order = tf.argsort(tf.cast(is_seed, tf.int32), axis=1, stable=True)[:, : self.k]
         values = tf.gather(values, order, batch_dims=1)
