@@ -22,3 +22,18 @@ def atomic_write(path: Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+class AtomicSaveMixin:
+    """Makes a kedro-datasets file dataset save atomically: into a temporary file beside the
+    target, renamed over it once complete (local files, unversioned datasets)."""
+
+    def save(self, data) -> None:
+        final = self._filepath
+        with atomic_write(Path(str(final))) as temporary:
+            self._filepath = type(final)(str(temporary))
+            try:
+                super().save(data)
+            finally:
+                self._filepath = final
+        self._invalidate_cache()
