@@ -136,4 +136,8 @@ def test_bad_parameters_fail_before_any_node_runs(project, tmp_path):
         run(project, raw_data_path=str(quirks), **{"split.train": 0.9})
     with pytest.raises(Exception, match="min_playlist_lenght"):
         run(project, raw_data_path=str(quirks), **{"filters.min_playlist_lenght": 3})
+    with pytest.raises(Exception, match="min_playlist_length"):
+        run(project, raw_data_path=str(quirks), **{"filters.min_playlist_length": "many"})
+    with pytest.raises(Exception, match="selection_metric"):
+        run(project, raw_data_path=str(quirks), **{"evaluation.selection_metric": "hit_rate_at_7"})
     assert not (project / "data/02_intermediate/parsed_lines.parquet").exists()

@@ -104,7 +104,22 @@ class SageMakerEndpointDataset(AbstractDataset[DeploymentRequest, dict]):
                 + " in conf/local/parameters_deployment.yml (or with --params); AWS keys go in "
                 "conf/local/credentials.yml under 'aws'. Nothing was uploaded."
             )
-        self._write(deploy(self._clients(settings["region"]), data))
+        clients = self._clients(settings["region"])
+        if not self._has_credentials(settings["region"]):
+            raise DeploymentError(
+                "No AWS credentials: put aws_access_key_id and aws_secret_access_key under 'aws' "
+                "in conf/local/credentials.yml, or set them in the AWS environment "
+                "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ...). Nothing was uploaded."
+            )
+        self._write(deploy(clients, data))
+
+    def _has_credentials(self, region: str) -> bool:
+        import boto3  # noqa: PLC0415 - only when deploying
+
+        return (
+            boto3.session.Session(region_name=region, **self._credentials).get_credentials()
+            is not None
+        )
 
     def _write(self, record: dict) -> None:
         self._record_path.parent.mkdir(parents=True, exist_ok=True)

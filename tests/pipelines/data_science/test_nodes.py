@@ -326,3 +326,15 @@ def test_the_registered_model_pins_match_the_lock_file():
         if "==" in line
     }
     assert [pin for pin in pins if locked.get(pin.split("==")[0].lower()) != pin] == []
+
+
+def test_a_playlist_longer_than_gensims_limit_trains_every_track():
+    """gensim drops tokens past 10,000 in a sentence; chunking keeps the tail's tracks."""
+    long_playlist = [f"t{i}" for i in range(25_000)]
+    rows = relation(playlists(" ".join(long_playlist)))
+    index = build_track_index(rows)
+    model, stats = fit_word2vec(
+        rows, index, Word2VecParams(**(W2V | {"epochs": 1, "vector_size": 4}))
+    )
+    assert stats["corpus_sentences"] == 3
+    assert model.has_vector.all()  # t20000 and the rest of the tail included

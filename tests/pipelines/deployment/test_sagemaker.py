@@ -178,3 +178,22 @@ def test_an_endpoint_failure_says_what_was_created_and_how_to_clean_up(
     assert "capacity exceeded" in message
     assert "model music-recsys-v5" in message and "endpoint config music-recsys-v5" in message
     assert "aws sagemaker delete-model --model-name music-recsys-v5" in message
+
+
+def test_missing_credentials_fail_before_any_upload(aws, archive, tmp_path, monkeypatch):
+    for variable in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    no_keys = SageMakerEndpointDataset(
+        str(tmp_path / "record.json"), credentials={}, endpoint_url=aws["url"]
+    )
+    with pytest.raises(DeploymentError, match="No AWS credentials.*Nothing was uploaded"):
+        no_keys.save(DeploymentRequest(archive, SETTINGS, label="v6"))
+    assert aws["s3"].list_objects_v2(Bucket="models").get("KeyCount", 0) == 0

@@ -254,6 +254,15 @@ def rank_targets(recommender: Recommender, queries: pd.DataFrame, evaluation: Ev
     """Top-K lists, target ranks and fallbacks of a recommender on a set of queries."""
     index = recommender.index
     k_max = max(evaluation.k)
+    if k_max > len(index):
+        logger.warning(
+            "evaluation.k goes up to %d but the catalog has %d tracks: lists are cut at %d, so "
+            "metrics at larger K equal those at %d",
+            k_max,
+            len(index),
+            len(index),
+            len(index),
+        )
     found = (index.lookup([target]) for target in queries["target"])
     targets = np.array([i[0] if len(i) else -1 for i in found], dtype=np.int64)
     batch = max(1, evaluation.batch_bytes // (4 * max(len(index), 1)))

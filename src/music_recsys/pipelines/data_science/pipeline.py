@@ -8,6 +8,7 @@ so kedro-viz shows one box per candidate and ``kedro run --namespaces w2v_music_
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
@@ -111,6 +112,11 @@ def _word2vec(name: str) -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     variants = word2vec_variants()
+    if not variants:
+        logging.getLogger(__name__).warning(
+            "No word2vec variant in the parameters (a top-level block with a 'word2vec:' key): "
+            "the baselines compete alone"
+        )
     candidates = [*BASELINES, *variants]
     shared = Pipeline(
         [

@@ -21,6 +21,7 @@ recommended (a tiny catalog), the remaining slots hold the id ``""`` and the sco
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -190,6 +191,13 @@ def build_serving_model(
     recommender: Recommender, k: int, query_decay: float
 ) -> RecommenderServingModel:
     """The serving model of a fitted recommender, traced once so that it can be exported."""
+    if k > len(recommender.index):
+        logging.getLogger(__name__).warning(
+            "deployment.k is %d but the catalog has %d tracks: the model returns %d",
+            k,
+            len(recommender.index),
+            len(recommender.index),
+        )
     model = RecommenderServingModel(recommender, k=k, query_decay=query_decay)
     model(tf.constant([[""]]))  # build
     return model
