@@ -8,7 +8,6 @@ so kedro-viz shows one box per candidate and ``kedro run --namespaces w2v_music_
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
@@ -113,9 +112,9 @@ def _word2vec(name: str) -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     variants = word2vec_variants()
     if not variants:
-        logging.getLogger(__name__).warning(
-            "No word2vec variant in the parameters (a top-level block with a 'word2vec:' key): "
-            "the baselines compete alone"
+        raise ValueError(
+            "The word2vec sweep has no variant: add at least one top-level block with a "
+            "'word2vec:' key to conf/base/parameters_data_science.yml (or conf/local)."
         )
     candidates = [*BASELINES, *variants]
     shared = Pipeline(
