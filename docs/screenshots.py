@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -43,9 +44,16 @@ for (const close of document.querySelectorAll('[class*="close"] , [aria-label*="
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port below 49152: kedro-viz refuses ports in the ephemeral range the OS hands out
+    for port 0."""
+    for port in random.Random().sample(range(20_000, 40_000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 40000")
 
 
 def wait(url: str, timeout: float = 90) -> None:
