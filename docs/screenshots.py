@@ -131,54 +131,35 @@ def main() -> None:
         print(f"copied {name}")
     browser = Browser()
     try:
-        port = free_port()
-        viz = subprocess.Popen(
-            [
-                str(BIN / "kedro"),
-                "viz",
-                "run",
-                "--no-browser",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=PROJECT,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            wait(f"http://127.0.0.1:{port}/api/main")
-            browser.shoot(f"http://127.0.0.1:{port}/", IMAGES / "kedro-viz.png")
-        finally:
-            os.killpg(viz.pid, signal.SIGTERM)
-        port = free_port()
-        ui = subprocess.Popen(
-            [
-                str(BIN / "mlflow"),
-                "ui",
-                "--backend-store-uri",
-                f"sqlite:///{PROJECT / 'mlflow.db'}",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=PROJECT,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            wait(f"http://127.0.0.1:{port}/health")
-            browser.shoot(f"http://127.0.0.1:{port}/#/experiments/1/runs", IMAGES / "mlflow-ui.png")
-        finally:
-            os.killpg(ui.pid, signal.SIGTERM)
+        viz = [str(BIN / "kedro"), "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port"]
+        shoot_server(browser, viz, "/api/main", "/", "kedro-viz.png")
+        store = f"sqlite:///{PROJECT / 'mlflow.db'}"
+        ui = [
+            str(BIN / "mlflow"),
+            "ui",
+            "--backend-store-uri",
+            store,
+            "--host",
+            "127.0.0.1",
+            "--port",
+        ]
+        shoot_server(browser, ui, "/health", "/#/experiments/1/runs", "mlflow-ui.png")
     finally:
         browser.close()
+
+
+def shoot_server(browser: Browser, command: list[str], ready: str, page: str, image: str) -> None:
+    """Starts ``command`` + a free port in its own process group, screenshots ``page``, stops."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*command, str(port)], cwd=PROJECT, env=ENV, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait(f"http://127.0.0.1:{port}{ready}")
+        browser.shoot(f"http://127.0.0.1:{port}{page}", IMAGES / image)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
 
 
 if __name__ == "__main__":
