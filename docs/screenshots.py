@@ -160,6 +160,10 @@ def shoot_server(browser: Browser, command: list[str], ready: str, page: str, im
         browser.shoot(f"http://127.0.0.1:{port}{page}", IMAGES / image)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
