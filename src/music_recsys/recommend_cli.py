@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+from music_recsys.datasets.sagemaker_archive import MODEL_VERSION, extract_archive, read_catalog
 
 SEPARATOR = "|||"
 
@@ -98,21 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         root = args.model
         if args.model.is_file():
-            with tarfile.open(args.model, "r:gz") as archive:
-                archive.extractall(folder, filter="data")
             root = Path(folder)
-        catalog = (
-            (root / "catalog.txt").read_text(encoding="utf-8").splitlines()
-            if (root / "catalog.txt").exists()
-            else []
-        )
+            extract_archive(args.model, root)
+        catalog = read_catalog(root)
         known = set(catalog)
         for seed in seeds:
             if catalog and seed not in known:
                 close = suggestions(seed, catalog)
                 hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
                 print(f"Unknown track {seed!r}: left out of the request.{hint}", file=sys.stderr)  # noqa: T201
-        prediction = predict(str(root / "1"), {"instances": [seeds]})["predictions"][0]
+        prediction = predict(str(root / MODEL_VERSION), {"instances": [seeds]})["predictions"][0]
     track_ids, scores = prediction["track_ids"][: args.k], prediction["scores"][: args.k]
     if catalog and not (set(seeds) & known):
         print("No seed is in the catalog: these are the most popular tracks.", file=sys.stderr)  # noqa: T201

@@ -25,6 +25,18 @@ from .atomic import atomic_write
 MODEL_VERSION = "1"
 
 
+def extract_archive(archive: Path, folder: Path) -> None:
+    """Unpack a model.tar.gz into ``folder`` (refusing members that would land outside it)."""
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(folder, filter="data")
+
+
+def read_catalog(root: Path) -> list[str]:
+    """The track ids in an extracted package's ``catalog.txt``; empty if it has none."""
+    path = root / "catalog.txt"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
 @dataclass
 class ModelArchive:
     """An extracted model.tar.gz: the folder (holding ``1/``), the archive and its metadata."""
@@ -38,8 +50,7 @@ class ModelArchive:
         return self.root / MODEL_VERSION
 
     def catalog(self) -> list[str]:
-        path = self.root / "catalog.txt"
-        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        return read_catalog(self.root)
 
 
 @dataclass
@@ -89,7 +100,6 @@ class SageMakerModelArchiveDataset(AbstractDataset[ModelPackage, ModelArchive]):
 
     def load(self) -> ModelArchive:
         root = Path(tempfile.mkdtemp(prefix="music_recsys_model_"))
-        with tarfile.open(Path(self._filepath), "r:gz") as archive:
-            archive.extractall(root, filter="data")
+        extract_archive(Path(self._filepath), root)
         metadata = json.loads((root / "metadata.json").read_text(encoding="utf-8"))
         return ModelArchive(root=root, archive=Path(self._filepath), metadata=metadata)
