@@ -3,10 +3,22 @@ from the Kedro defaults. For further information, including these default values
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
 # Instantiated project hooks. kedro-mlflow registers its own hook through its entry point.
-from music_recsys.hooks import DemoDataHook, DuckDBHook, RunSummaryHook, TypedParamsTrackingHook
+from music_recsys.hooks import (
+    DemoDataHook,
+    DuckDBHook,
+    NodeProfileHook,
+    RunSummaryHook,
+    TypedParamsTrackingHook,
+)
 from music_recsys.project import project_root
 
-HOOKS = (DuckDBHook(), DemoDataHook(), TypedParamsTrackingHook(), RunSummaryHook())
+HOOKS = (
+    DuckDBHook(),
+    DemoDataHook(),
+    TypedParamsTrackingHook(),
+    NodeProfileHook(),
+    RunSummaryHook(),
+)
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
