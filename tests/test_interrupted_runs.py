@@ -69,7 +69,7 @@ def assert_complete_or_absent(project: Path) -> None:
 @pytest.mark.parametrize(
     ("sig", "after"),
     [
-        (signal.SIGKILL, "data/02_intermediate/parsed_lines.parquet"),
+        (signal.SIGKILL, "data/02_intermediate/clean_rows.parquet"),
         (signal.SIGKILL, "data/03_primary/playlist_tracks.parquet"),
         (signal.SIGINT, "data/02_intermediate/clean_rows.parquet"),
     ],

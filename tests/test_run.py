@@ -140,7 +140,7 @@ def test_bad_parameters_fail_before_any_node_runs(project, tmp_path):
         run(project, raw_data_path=str(quirks), **{"filters.min_playlist_length": "many"})
     with pytest.raises(Exception, match="selection_metric"):
         run(project, raw_data_path=str(quirks), **{"evaluation.selection_metric": "hit_rate_at_7"})
-    assert not (project / "data/02_intermediate/parsed_lines.parquet").exists()
+    assert not (project / "data/02_intermediate/clean_rows.parquet").exists()
 
 
 def test_a_sweep_without_variants_is_rejected_before_any_node_runs(project):

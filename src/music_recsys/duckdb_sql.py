@@ -82,6 +82,16 @@ def sql(
     return connection().sql(query.format(**names))
 
 
+def sql_on(data: duckdb.DuckDBPyRelation, query: str) -> duckdb.DuckDBPyRelation:
+    """Like :func:`sql` with one input, ``{input}``, but on the connection ``data`` lives on.
+
+    For a relation over another connection's tables (the raw file's lines, which
+    :class:`~music_recsys.datasets.PlaylistCsvDataset` keeps on a connection of its own).
+    """
+    name = f"input_{next(_view_numbers)}"
+    return data.query(name, query.format(input=name))
+
+
 def to_pandas(data: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     """A relation's rows as a pandas frame, through Arrow (much faster than ``.df()``)."""
     return data.to_arrow_table().to_pandas()

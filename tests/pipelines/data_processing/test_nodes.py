@@ -35,6 +35,9 @@ def _parsed(records) -> pd.DataFrame:
     frame = pd.DataFrame(records, columns=["user_id", "artistname", "trackname", "playlistname"])
     frame.insert(0, "line_number", range(2, len(frame) + 2))
     frame["outcome"] = "parsed"
+    frame["quoting"] = "quoted"
+    for column in ("reason", "detail", "line"):
+        frame[column] = pd.Series([None] * len(frame), dtype="object")
     return frame
 
 
@@ -107,13 +110,21 @@ def test_parse_labels_how_each_row_was_read(quirks_file):
 # --- cleaning ----------------------------------------------------------------------------------
 
 
-def test_clean_trims_and_builds_track_ids():
+def test_clean_trims_names_and_keeps_the_exact_playlist_name():
     clean = _clean([("u1 ", "  Padded Artist ", "\tSong  ", "mix "), ("u1", "A", "B", "mix")])
-    assert clean["track_id"].tolist() == ["Padded Artist|||Song", "A|||B"]
-    assert clean["playlistname"].tolist() == ["mix", "mix"]
+    assert clean["artistname"].tolist() == ["Padded Artist", "A"]
+    assert clean["trackname"].tolist() == ["Song", "B"]
     assert clean["playlist_key"].tolist() == ["mix ", "mix"]  # the exact name identifies a playlist
     assert clean["user_id"].tolist() == ["u1", "u1"]
     assert clean["outcome"].tolist() == ["kept", "kept"]
+
+
+def test_track_ids_are_artist_and_title_and_playlist_names_are_trimmed():
+    tracks, playlists, _ = _filter(
+        [("u1 ", "  Padded Artist ", "\tSong  ", "mix "), ("u1", "A", "B", "mix ")]
+    )
+    assert tracks["track_id"].tolist() == ["Padded Artist|||Song", "A|||B"]
+    assert playlists["playlistname"].tolist() == ["mix"]
 
 
 def test_clean_rejects_names_holding_the_separator_instead_of_merging_them():
@@ -124,7 +135,7 @@ def test_clean_rejects_names_holding_the_separator_instead_of_merging_them():
             ("u", "A", "B", "p"),
         ]
     )
-    assert _kept(clean)["track_id"].tolist() == ["A|||B"]
+    assert _kept(clean)[["artistname", "trackname"]].values.tolist() == [["A", "B"]]
     rejected = clean[clean["outcome"] == "rejected"]
     assert rejected["line_number"].tolist() == [2, 3]
     assert set(rejected["reason"]) == {"separator_in_name"}
@@ -142,7 +153,8 @@ def test_clean_rejects_names_holding_the_separator_instead_of_merging_them():
 def test_empty_names_are_kept_or_dropped_and_counted(empty_artist, empty_track, kept, filtered):
     records = [("u", "", "Local file", "p"), ("u", "Artist", " ", "p"), ("u", "A", "B", "p")]
     clean = _clean(records, CleaningParams(empty_artist=empty_artist, empty_track=empty_track))
-    assert _kept(clean)["track_id"].tolist() == kept
+    tracks, _, _ = filter_playlists(relation(clean), FilterParams(min_playlist_length=1))
+    assert to_pandas(tracks)["track_id"].tolist() == kept
     dropped = clean.loc[clean["outcome"] == "filtered", "reason"]
     assert dropped.value_counts().to_dict() == filtered
 
@@ -310,12 +322,12 @@ def test_split_parameters_are_validated():
 
 def test_row_accounting_adds_up_on_the_quirks_file(quirks_file):
     parsed = parse_playlist_lines(PlaylistCsvDataset(str(quirks_file)).load())
-    parsed = relation(to_pandas(parsed))  # as the catalog would hand it over: materialised
-    clean = relation(to_pandas(clean_playlist_rows(parsed, CleaningParams())))
+    clean = clean_playlist_rows(parsed, CleaningParams())  # lazy, on the raw file's connection
+    clean = relation(to_pandas(clean))  # as the catalog hands it over: stored, on the shared one
     tracks, playlists, filter_summary = filter_playlists(
         clean, FilterParams(min_track_frequency=1, min_playlist_length=2)
     )
-    table = account_for_rows(parsed, clean, filter_summary)
+    table = account_for_rows(clean, filter_summary)
     counts = table.groupby(["outcome", "reason"])["rows"].sum().to_dict()
     assert counts == {
         ("read", "lines after the header"): len(QUIRK_LINES),
@@ -332,7 +344,7 @@ def test_row_accounting_adds_up_on_the_quirks_file(quirks_file):
     read = table.loc[table["outcome"] == "read", "rows"].sum()
     assert read == table.loc[table["outcome"] != "read", "rows"].sum()
 
-    rejects = collect_rejected_rows(parsed, clean)
+    rejects = collect_rejected_rows(clean)
     separator_line = next(n for n, (raw, _) in enumerate(QUIRK_LINES, start=2) if b"|||" in raw)
     assert rejects["line_number"].tolist() == sorted([*expected_rejections(), separator_line])
     assert set(rejects["reason"]) == {
@@ -356,11 +368,15 @@ def test_row_accounting_adds_up_on_the_quirks_file(quirks_file):
 
 
 def test_row_accounting_refuses_counts_that_do_not_add_up():
-    parsed = relation(
+    clean = relation(
         pd.DataFrame(
-            {"line_number": [2, 3], "outcome": ["parsed", "parsed"], "reason": [None, None]}
+            {
+                "line_number": [2, 3],
+                "stage": ["clean", "clean"],
+                "outcome": ["kept", "kept"],
+                "reason": [None, None],
+            }
         )
     )
-    clean = relation(pd.DataFrame({"outcome": ["kept", "kept"], "reason": [None, None]}))
     with pytest.raises(RuntimeError, match="does not add up"):
-        account_for_rows(parsed, clean, {"filtered": {"short_playlist": 0}, "rows_out": 1})
+        account_for_rows(clean, {"filtered": {"short_playlist": 0}, "rows_out": 1})

@@ -66,14 +66,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 account_for_rows,
-                inputs=["parsed_lines", "clean_rows", "filter_summary"],
+                inputs=["clean_rows", "filter_summary"],
                 outputs="row_accounting",
                 name="account_for_rows_node",
                 tags="data_checks",
             ),
             Node(
                 collect_rejected_rows,
-                inputs=["parsed_lines", "clean_rows"],
+                inputs="clean_rows",
                 outputs="rejected_rows",
                 name="collect_rejected_rows_node",
                 tags="data_checks",
