@@ -35,3 +35,21 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path):
         dataset.save(broken)
     assert to_pandas(dataset.load())["a"].tolist() == [1]
     assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_the_loader_twin_loads_only_when_called(tmp_path):
+    import pickle  # noqa: PLC0415
+
+    from kedro.io import DatasetError  # noqa: PLC0415
+
+    from music_recsys.datasets import PickleLoaderDataset  # noqa: PLC0415
+
+    dataset = PickleLoaderDataset(str(tmp_path / "model.pkl"))
+    with pytest.raises(DatasetError, match="No model at"):
+        dataset.load()
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps({"weights": [1, 2]}))
+    loader = dataset.load()
+    assert "model.pkl" in repr(loader)
+    assert loader() == {"weights": [1, 2]}
+    with pytest.raises(DatasetError, match="read-only"):
+        dataset.save({"weights": [3]})

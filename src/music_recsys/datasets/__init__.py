@@ -2,15 +2,18 @@
 
 from .duckdb_parquet import DuckDBParquetDataset
 from .figure import FigureDataset
+from .loader import Loader, PickleLoaderDataset
 from .playlist_csv import PlaylistCsvDataset, PlaylistFileError
 from .sagemaker_archive import ModelArchive, ModelPackage, SageMakerModelArchiveDataset
 
 __all__ = [
     "DuckDBParquetDataset",
     "FigureDataset",
+    "Loader",
     "ModelArchive",
     "ModelPackage",
     "PlaylistCsvDataset",
+    "PickleLoaderDataset",
     "PlaylistFileError",
     "SageMakerModelArchiveDataset",
 ]

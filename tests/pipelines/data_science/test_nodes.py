@@ -137,11 +137,11 @@ def test_pair_graphs_count_what_they_should(track_index):
 def test_baselines_recommend_the_obvious(track_index):
     queries = pd.DataFrame({"playlist_id": [0], "query": [["X|||a"]], "target": ["X|||b"]})
     for model in (
-        fit_most_popular(track_index),
-        fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=1)),
-        fit_transitions(relation(TRAIN), track_index, TransitionParams()),
+        fit_most_popular(track_index)[0],
+        fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=1))[0],
+        fit_transitions(relation(TRAIN), track_index, TransitionParams())[0],
     ):
-        top, ranks, _, _ = rank_targets(model, queries, EvaluationParams())
+        top, _, ranks, _, _ = rank_targets(model, queries, EvaluationParams())
         assert ranks.tolist() == [0.0], model.kind
         assert "X|||a" not in track_index["track_id"].to_numpy()[top[0][top[0] >= 0]]
 
@@ -176,8 +176,8 @@ def test_word2vec_with_one_worker_and_a_seed_is_reproducible(track_index):
     second, _ = fit_word2vec(rows, index, Word2VecParams(**W2V))
     np.testing.assert_array_equal(first.query_vectors, second.query_vectors)
     evaluation = EvaluationParams(k=(1, 2), selection_metric="hit_rate_at_1")
-    first_metrics = pd.Series(evaluate(first, queries, evaluation)).drop("seconds")
-    second_metrics = pd.Series(evaluate(second, queries, evaluation)).drop("seconds")
+    first_metrics = pd.Series(evaluate(first, queries, evaluation)).drop("evaluation_seconds")
+    second_metrics = pd.Series(evaluate(second, queries, evaluation)).drop("evaluation_seconds")
     assert first_metrics.equals(second_metrics)
     assert stats["vocabulary_size"] == 5 and stats["words_per_second"] > 0
     assert np.allclose(np.linalg.norm(first.item_vectors, axis=1), 1.0)  # cosine: normalised
@@ -203,7 +203,7 @@ def test_evaluate_reports_every_metric(track_index):
         }
     )
     result = evaluate(
-        fit_most_popular(track_index),
+        fit_most_popular(track_index)[0],
         queries,
         EvaluationParams(k=(1, 10), selection_metric="hit_rate_at_10"),
     )
@@ -251,21 +251,35 @@ def test_ties_go_to_the_baseline_and_word2vec_wins_when_better():
 def test_test_split_scores_the_selected_candidate_and_every_baseline_once(track_index):
     queries = pd.DataFrame({"playlist_id": [0], "query": [["X|||a"]], "target": ["X|||b"]})
     models = {
-        "most_popular": fit_most_popular(track_index),
-        "transitions": fit_transitions(relation(TRAIN), track_index, TransitionParams()),
-        "w2v_x": fit_most_popular(track_index),
+        "most_popular": fit_most_popular(track_index)[0],
+        "transitions": fit_transitions(relation(TRAIN), track_index, TransitionParams())[0],
+        "w2v_x": fit_most_popular(track_index)[0],
+        "w2v_unused": fit_most_popular(track_index)[0],
     }
+    loaded = []
+
+    def loader(name):
+        def load():
+            loaded.append(name)
+            return models[name]
+
+        return load
+
     selected, results = evaluate_on_test(
-        {"selected": "w2v_x"}, queries, EvaluationParams(), **models
+        {"selected": "w2v_x"}, queries, EvaluationParams(), **{n: loader(n) for n in models}
     )
     assert list(results) == ["w2v_x", "most_popular", "transitions"]
+    assert loaded == ["w2v_x", "most_popular", "transitions"]  # never the unused variant
     assert selected.name == "w2v_x"
     table = build_results_table(
         {"selected": "w2v_x", "metric": "hit_rate_at_10"}, results, {"protocol": "next_track"},
-        w2v_x=results["w2v_x"], most_popular=results["most_popular"],
+        w2v_x__validation=results["w2v_x"], w2v_x__training={"fit_seconds": 2.5},
+        most_popular__validation=results["most_popular"],
     )  # fmt: skip
     assert set(table["split"]) == {"validation", "test"}
     assert table.loc[table["candidate"] == "w2v_x", "selected"].all()
+    assert table.loc[table["candidate"] == "w2v_x", "fit_seconds"].tolist() == [2.5, 2.5]
+    assert (table["evaluation_seconds"] >= 0).all()
     metrics = collect_mlflow_metrics(
         {"selected": "w2v_x", "metric": "hit_rate_at_10", "value": 0.5},
         results,
@@ -280,7 +294,7 @@ def test_test_split_scores_the_selected_candidate_and_every_baseline_once(track_
 
 
 def test_mlflow_model_ranks_exactly_as_the_evaluation(track_index):
-    model = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=2))
+    model, _ = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=2))
     queries = pd.DataFrame(
         {
             "playlist_id": [0, 1],
@@ -288,9 +302,9 @@ def test_mlflow_model_ranks_exactly_as_the_evaluation(track_index):
             "target": ["X|||b", "X|||a"],
         }
     )
-    top, _, _, _ = rank_targets(
+    top = rank_targets(
         model, queries, EvaluationParams(k=(3,), selection_metric="hit_rate_at_3")
-    )
+    ).top
     served = RecommenderModel(model, k=3).predict(
         None, pd.DataFrame({"seed_track_ids": queries["query"]})
     )
@@ -303,7 +317,7 @@ def test_mlflow_model_ranks_exactly_as_the_evaluation(track_index):
 
 
 def test_the_pickled_recommender_loads_without_kedro_gensim_or_duckdb(tmp_path, track_index):
-    model = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams())
+    model, _ = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams())
     path = tmp_path / "model.pkl"
     path.write_bytes(__import__("pickle").dumps(RecommenderModel(model)))
     code = (
@@ -338,3 +352,122 @@ def test_a_playlist_longer_than_gensims_limit_trains_every_track():
     )
     assert stats["corpus_sentences"] == 3
     assert model.has_vector.all()  # t20000 and the rest of the tail included
+
+
+# --- at full size: memory budgets, progress, time budgets, shared trainings ----------------------
+
+
+def test_pair_graph_matches_counting_every_pair_by_hand():
+    rng = np.random.default_rng(3)
+    rows = playlists(
+        *[" ".join(rng.choice(list("abcdefgh"), size=rng.integers(2, 9))) for _ in range(30)]
+    )
+    index = build_track_index(relation(rows))
+    position = {t: i for i, t in enumerate(index["track_id"])}
+    for window, directed in ((1, True), (3, True), (3, False)):
+        expected = np.zeros((len(index), len(index)))
+        for _, group in rows.groupby("playlist_id"):
+            ids = [position[t] for t in group.sort_values("position")["track_id"]]
+            for i, a in enumerate(ids):
+                for b in ids[i + 1 : i + 1 + window]:
+                    if a != b:
+                        expected[a, b] += 1
+                        if not directed:
+                            expected[b, a] += 1
+        graph = _pair_graph(relation(rows), index, window, directed)
+        np.testing.assert_array_equal(graph.toarray(), expected)
+        assert graph.indices.dtype == np.int32  # 32-bit indices: half the memory
+
+
+def test_queries_are_ranked_in_batches_within_the_memory_budget(track_index, caplog):
+    from music_recsys.pipelines.data_science.nodes import batches  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.recommenders import Query  # noqa: PLC0415
+
+    queries = [Query.of(np.array([i % 3]), 1.0) for i in range(10)]
+    parts = list(batches(queries, lambda q: 40, budget_bytes=100))
+    assert [p.stop - p.start for p in parts] == [2, 2, 2, 2, 2]
+    assert [p.stop - p.start for p in batches(queries, lambda q: 500, 100)] == [1] * 10
+    model, _ = fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=2))
+    frame = pd.DataFrame(
+        {"playlist_id": range(6), "query": [["X|||a"], ["X|||b", "X|||c"]] * 3, "target": "X|||d"}
+    )
+    small = rank_targets(
+        model, frame, EvaluationParams(batch_bytes=2**20, k=(3,), selection_metric="hit_rate_at_3")
+    )
+    whole = rank_targets(model, frame, EvaluationParams(k=(3,), selection_metric="hit_rate_at_3"))
+    np.testing.assert_array_equal(small.top, whole.top)
+
+
+def test_progress_is_logged_with_rate_and_time_left(caplog):
+    import logging  # noqa: PLC0415
+
+    from music_recsys.progress import Progress  # noqa: PLC0415
+
+    progress = Progress(logging.getLogger("test"), "cooccurrence", 100, "queries", interval=0)
+    with caplog.at_level(logging.INFO, logger="test"):
+        progress.advance(40)
+        progress.advance(60)  # done: no line
+    assert len(caplog.records) == 1
+    assert "cooccurrence: 40 of 100 queries" in caplog.text and "s left" in caplog.text
+
+
+def test_a_time_budget_cuts_epochs_and_says_so(caplog):
+    rows = relation(playlists(*["a b c d", "b c e", "a d e"] * 50))
+    index = build_track_index(rows)
+    params = Word2VecParams(**(W2V | {"epochs": 50, "max_training_seconds": 1e-6}))
+    model, stats = fit_word2vec(rows, index, params)
+    assert stats["epochs_configured"] == 50 and stats["epochs_trained"] == 1
+    assert stats["epochs_cut_by_time_budget"] == 49
+    assert "over max_training_seconds" in caplog.text
+    _, unlimited = fit_word2vec(rows, index, Word2VecParams(**(W2V | {"epochs": 3})))
+    assert unlimited["epochs_trained"] == 3 and unlimited["epochs_cut_by_time_budget"] == 0
+
+
+def test_variants_that_differ_only_in_scoring_share_one_training(tmp_path):
+    from kedro.pipeline import Pipeline  # noqa: PLC0415
+
+    from music_recsys.pipelines.data_science.pipeline import (  # noqa: PLC0415
+        _word2vec,
+        word2vec_trainings,
+    )
+
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    (conf / "local").mkdir()
+    (conf / "base" / "parameters.yml").write_text(
+        yaml.safe_dump(
+            {
+                "sg_cos": {"word2vec": {"sg": 1, "window": 3}},
+                "sg_inout": {"word2vec": {"sg": 1, "window": 3, "scoring": "in_out"}},
+                "sg_wide": {"word2vec": {"sg": 1, "window": 10, "scoring": "in_out"}},
+            }
+        )
+    )
+    trainings = word2vec_trainings(str(conf))
+    assert trainings == {"sg_cos": "sg_cos", "sg_inout": "sg_cos", "sg_wide": "sg_wide"}
+    pipeline = sum((_word2vec(n, t) for n, t in trainings.items()), Pipeline([]))
+    train_nodes = sorted(n.name for n in pipeline.nodes if n.name.endswith("train_node"))
+    assert train_nodes == ["sg_cos.train_node", "sg_wide.train_node"]
+    assert "sg_cos.word_vectors" in pipeline.only_nodes("sg_inout.fit_node").inputs()
+
+
+def test_a_shared_training_is_scored_both_ways_and_retrains_if_settings_diverge(caplog):
+    from music_recsys.pipelines.data_science.nodes import (  # noqa: PLC0415
+        train_word_vectors,
+        word2vec_recommender,
+    )
+
+    rows = relation(playlists(*["a b c d", "b c e"] * 10))
+    index = build_track_index(rows)
+    vectors, training = train_word_vectors(rows, index, Word2VecParams(**W2V))
+    cosine, _ = word2vec_recommender(vectors, training, rows, index, Word2VecParams(**W2V))
+    in_out, stats = word2vec_recommender(
+        vectors, training, rows, index, Word2VecParams(**W2V, scoring="in_out"), "b", "a"
+    )
+    np.testing.assert_array_equal(in_out.query_vectors, vectors.input_vectors)
+    np.testing.assert_array_equal(in_out.item_vectors, vectors.output_vectors)
+    assert np.allclose(np.linalg.norm(cosine.item_vectors, axis=1), 1.0)
+    assert stats["training_shared_with"] == "a" and stats["fit_seconds"] >= training["fit_seconds"]
+    changed = Word2VecParams(**(W2V | {"window": 1}), scoring="in_out")
+    _, stats = word2vec_recommender(vectors, training, rows, index, changed, "b", "a")
+    assert "training_shared_with" not in stats and "training separately" in caplog.text

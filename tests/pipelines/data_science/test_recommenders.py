@@ -94,3 +94,57 @@ def test_track_index_pickles(index):
 
     again = pickle.loads(pickle.dumps(index))
     assert again.lookup(["B|||c"]).tolist() == [2]
+
+
+def _reference_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """A full sort per row: score down, index up, excluded tracks left out."""
+    n = scores.shape[1]
+    top = np.full((len(scores), min(k, n)), -1)
+    for row, values in enumerate(scores):
+        order = np.lexsort((np.arange(n), -values.astype(np.float64)))
+        order = order[values[order] != EXCLUDED][: top.shape[1]]
+        top[row, : len(order)] = order
+    return top
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rank_is_the_top_k_of_the_dense_scores_for_every_kind(seed):
+    """``rank`` (sparse gathers, no dense rows for the graph kinds) equals the definition."""
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(1, 40)), int(rng.integers(1, 15))
+    index = TrackIndex(
+        np.array([f"t{i}" for i in range(n)], dtype=object),
+        np.sort(rng.integers(0, 5, n))[::-1],  # ties in popularity too
+    )
+    counts = (rng.random((n, n)) < 0.15) * rng.integers(1, 4, (n, n))
+    np.fill_diagonal(counts, 0)
+    vectors = rng.standard_normal((n, 3)).astype(np.float32)
+    vectors[rng.random(n) < 0.2] = 0
+    models = [
+        MostPopular(index),
+        Cooccurrence(index, graph=sp.csr_matrix(counts.astype(np.float32))),
+        Embedding(
+            index, query_vectors=vectors, item_vectors=vectors, has_vector=vectors.any(axis=1)
+        ),
+    ]
+    decay = float(rng.choice([1.0, 0.5]))
+    queries = [
+        q(*rng.choice(n, size=int(rng.integers(0, min(n, 6) + 1)), replace=False), decay=decay)
+        for _ in range(7)
+    ]
+    for model in models:
+        scores, fell_back = model.scores(queries)
+        expected = _reference_top_k(scores, k)
+        top, top_scores, ranked_fell_back = model.rank(queries, k)
+        assert top.tolist() == expected.tolist(), model.kind
+        assert top_k(scores, k).tolist() == expected.tolist()
+        assert ranked_fell_back.tolist() == fell_back.tolist()
+        want = np.where(expected >= 0, np.take_along_axis(scores, np.maximum(expected, 0), 1), 0)
+        np.testing.assert_array_equal(top_scores, want.astype(np.float32))
+
+
+def test_top_k_of_a_large_row_uses_its_sample_threshold_exactly():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 50, size=(3, 5000)).astype(np.float32)  # many ties
+    scores[1, ::7] = EXCLUDED
+    assert top_k(scores, 100).tolist() == _reference_top_k(scores, 100).tolist()

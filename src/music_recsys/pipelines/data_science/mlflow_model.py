@@ -10,7 +10,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from .params import EvaluationParams
-from .recommenders import Query, Recommender, top_k
+from .recommenders import Query, Recommender
 
 
 class RecommenderModel(mlflow.pyfunc.PythonModel):
@@ -39,14 +39,12 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
             Query.of(index.lookup(list(seeds)), self.query_decay)
             for seeds in model_input["seed_track_ids"]
         ]
-        scores, _ = self.recommender.scores(queries)
-        top = top_k(scores, max(wanted, default=self.k))
+        top, scores, _ = self.recommender.rank(queries, max(wanted, default=self.k))
         rows = []
-        for row, (ranked, k) in enumerate(zip(top, wanted, strict=True)):
-            shown = ranked[ranked >= 0][:k]
-            rows.append(
-                (index.track_ids[shown].tolist(), scores[row, shown].astype(float).tolist())
-            )
+        for ranked, values, k in zip(top, scores, wanted, strict=True):
+            real = ranked >= 0
+            shown, shown_scores = ranked[real][:k], values[real][:k]
+            rows.append((index.track_ids[shown].tolist(), shown_scores.astype(float).tolist()))
         return pd.DataFrame(rows, columns=["track_ids", "scores"])
 
 

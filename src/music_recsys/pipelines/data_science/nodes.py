@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -22,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from music_recsys.duckdb_sql import sql, to_pandas
+from music_recsys.progress import Progress
 
 from . import metrics as m
 from .params import CooccurrenceParams, EvaluationParams, TransitionParams, Word2VecParams
@@ -33,9 +36,8 @@ from .recommenders import (
     Recommender,
     TrackIndex,
     Transitions,
-    top_k,
 )
-from .word2vec import PlaylistCorpus, train_word2vec
+from .word2vec import PlaylistCorpus, WordVectors, train_word2vec
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +154,11 @@ def build_queries(
 # --- candidates --------------------------------------------------------------------------------
 
 
-def fit_most_popular(track_index: pd.DataFrame) -> Recommender:
+def fit_most_popular(track_index: pd.DataFrame) -> tuple[Recommender, dict]:
     """The most-popular baseline: the same ranking for every query."""
-    return MostPopular(TrackIndex.from_frame(track_index), name="most_popular")
+    started = time.perf_counter()
+    model = MostPopular(TrackIndex.from_frame(track_index), name="most_popular")
+    return model, {"fit_seconds": time.perf_counter() - started}
 
 
 def _pair_graph(
@@ -164,11 +168,15 @@ def _pair_graph(
 
     ``directed``: only (earlier, later) pairs; otherwise both directions. ``window=None``: any
     two tracks of a playlist (computed as XᵀX on the playlist × track matrix).
+
+    Pairs are counted one distance at a time into a CSR matrix with 32-bit indices, and the
+    undirected graph is that matrix plus its transpose, so memory follows the graph's non-zeros
+    rather than the number of pairs (125 M pairs at full size).
     """
     _, offsets, indices = _rows_by_playlist(playlists_train, track_index)
     n = len(track_index)
+    playlist_of_row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
     if window is None:
-        playlist_of_row = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         occurrences = sp.csr_matrix(
             (np.ones(len(indices), dtype=np.float32), (playlist_of_row, indices)),
             shape=(len(offsets) - 1, n),
@@ -177,81 +185,175 @@ def _pair_graph(
         graph.setdiag(0)
         graph.eliminate_zeros()
         return graph
-    playlist_of_row = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    sources, targets = [], []
+    indices = indices.astype(np.int32)
+    counts = sp.csr_matrix((n, n), dtype=np.float32)
     for distance in range(1, window + 1):
         same = playlist_of_row[:-distance] == playlist_of_row[distance:]
-        a, b = indices[:-distance][same], indices[distance:][same]
-        keep = a != b
-        sources.append(a[keep])
-        targets.append(b[keep])
-        if not directed:
-            sources.append(b[keep])
-            targets.append(a[keep])
-    rows = np.concatenate(sources) if sources else np.empty(0, dtype=np.int64)
-    cols = np.concatenate(targets) if targets else np.empty(0, dtype=np.int64)
-    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+        earlier, later = indices[:-distance][same], indices[distance:][same]
+        keep = earlier != later
+        earlier, later = earlier[keep], later[keep]
+        pairs = sp.csr_matrix(
+            (np.ones(len(earlier), dtype=np.float32), (earlier, later)), shape=(n, n)
+        )
+        del same, earlier, later, keep
+        counts = counts + pairs
+        del pairs
+    if not directed:
+        counts = (counts + counts.T).tocsr()
+    counts.sort_indices()
+    return counts
 
 
 def fit_cooccurrence(
     playlists_train: duckdb.DuckDBPyRelation, track_index: pd.DataFrame, graph: CooccurrenceParams
-) -> Recommender:
+) -> tuple[Recommender, dict]:
     """Item co-occurrence neighbours: tracks that appear near the query tracks in training."""
+    started = time.perf_counter()
     matrix = _pair_graph(playlists_train, track_index, graph.window, directed=False)
     logger.info("Co-occurrence graph: %d tracks, %d non-zero pairs", matrix.shape[0], matrix.nnz)
-    return Cooccurrence(TrackIndex.from_frame(track_index), name="cooccurrence", graph=matrix)
+    model = Cooccurrence(TrackIndex.from_frame(track_index), name="cooccurrence", graph=matrix)
+    return model, {"fit_seconds": time.perf_counter() - started, "graph_nonzeros": matrix.nnz}
 
 
 def fit_transitions(
     playlists_train: duckdb.DuckDBPyRelation, track_index: pd.DataFrame, graph: TransitionParams
-) -> Recommender:
+) -> tuple[Recommender, dict]:
     """First-order transitions: tracks that directly followed the query tracks in training."""
+    started = time.perf_counter()
     matrix = _pair_graph(playlists_train, track_index, 1, directed=True)
     logger.info("Transition graph: %d tracks, %d non-zero pairs", matrix.shape[0], matrix.nnz)
-    return Transitions(TrackIndex.from_frame(track_index), name="transitions", graph=matrix)
+    model = Transitions(TrackIndex.from_frame(track_index), name="transitions", graph=matrix)
+    return model, {"fit_seconds": time.perf_counter() - started, "graph_nonzeros": matrix.nnz}
+
+
+def train_word_vectors(
+    playlists_train: duckdb.DuckDBPyRelation,
+    track_index: pd.DataFrame,
+    word2vec: Word2VecParams,
+    name: str = "word2vec",
+) -> tuple[WordVectors, dict]:
+    """Trains gensim Word2Vec on the training playlists (see :mod:`.word2vec`).
+
+    Returns:
+        Input and output vectors over the catalog (zero rows for tracks under ``min_count``)
+        and training statistics (time, words per second, vocabulary, epochs trained).
+    """
+    started = time.perf_counter()
+    _, offsets, indices = _rows_by_playlist(playlists_train, track_index)
+    tokens = [str(i) for i in range(len(track_index))]
+    corpus = PlaylistCorpus(tokens, indices, offsets, word2vec.max_sentence_length)
+    model, stats = train_word2vec(
+        corpus, word2vec.gensim_arguments(), name, word2vec.max_training_seconds
+    )
+    known = np.array([int(token) for token in model.wv.index_to_key], dtype=np.int64)
+    has_vector = np.zeros(len(track_index), dtype=bool)
+    has_vector[known] = True
+    input_vectors = np.zeros((len(track_index), word2vec.vector_size), dtype=np.float32)
+    input_vectors[known] = model.wv.vectors
+    output_vectors = np.zeros_like(input_vectors)
+    output_vectors[known] = model.syn1neg if word2vec.negative else model.syn1
+    stats["catalog_share_with_vector"] = float(has_vector.mean())
+    stats["fit_seconds"] = time.perf_counter() - started
+    stats["settings"] = word2vec.training_settings()
+    return WordVectors(input_vectors, output_vectors, has_vector), stats
+
+
+def word2vec_recommender(
+    word_vectors: WordVectors,
+    word2vec_training: dict,
+    playlists_train: duckdb.DuckDBPyRelation,
+    track_index: pd.DataFrame,
+    word2vec: Word2VecParams,
+    name: str = "word2vec",
+    trained_by: str = "",
+) -> tuple[Recommender, dict]:
+    """A word2vec recommender: trained vectors scored by cosine or input·output similarity.
+
+    Variants whose settings in conf differ only in ``scoring`` share one training
+    (``trained_by`` names the variant that trained it); the statistics then say so, and their
+    fit cost is the shared training's. If ``--params`` made the settings differ after all, the
+    variant trains its own vectors (and the log says so).
+    """
+    if trained_by and word2vec_training.get("settings") != word2vec.training_settings():
+        logger.warning(
+            "Settings differ from %s's at run time (changed with --params?): training "
+            "separately instead of sharing its vectors",
+            trained_by,
+        )
+        word_vectors, word2vec_training = train_word_vectors(
+            playlists_train, track_index, word2vec, name
+        )
+        trained_by = ""
+    started = time.perf_counter()
+    known = word_vectors.has_vector
+    if word2vec.scoring == "cosine":
+        norms = np.linalg.norm(word_vectors.input_vectors, axis=1, keepdims=True)
+        query_vectors = np.where(
+            known[:, None], word_vectors.input_vectors / np.maximum(norms, 1e-12), 0
+        )
+        query_vectors = query_vectors.astype(np.float32)
+        item_vectors = query_vectors
+    else:
+        query_vectors, item_vectors = word_vectors.input_vectors, word_vectors.output_vectors
+    recommender = Embedding(
+        TrackIndex.from_frame(track_index),
+        name=name,
+        query_vectors=query_vectors,
+        item_vectors=item_vectors,
+        has_vector=known,
+        scoring=word2vec.scoring,
+    )
+    stats = dict(word2vec_training)
+    stats["fit_seconds"] = word2vec_training["fit_seconds"] + time.perf_counter() - started
+    if trained_by:
+        stats["training_shared_with"] = trained_by
+    return recommender, stats
 
 
 def fit_word2vec(
     playlists_train: duckdb.DuckDBPyRelation, track_index: pd.DataFrame, word2vec: Word2VecParams
 ) -> tuple[Recommender, dict]:
-    """Track embeddings with gensim Word2Vec, scored by cosine or input·output similarity.
-
-    Returns:
-        The recommender (vectors over the catalog, see :class:`Embedding`) and training
-        statistics (time, words per second, vocabulary).
-    """
-    _, offsets, indices = _rows_by_playlist(playlists_train, track_index)
-    tokens = [str(i) for i in range(len(track_index))]
-    corpus = PlaylistCorpus(tokens, indices, offsets, word2vec.max_sentence_length)
-    model, stats = train_word2vec(corpus, word2vec.gensim_arguments())
-    known = np.array([int(token) for token in model.wv.index_to_key], dtype=np.int64)
-    has_vector = np.zeros(len(track_index), dtype=bool)
-    has_vector[known] = True
-    query_vectors = np.zeros((len(track_index), word2vec.vector_size), dtype=np.float32)
-    if word2vec.scoring == "cosine":
-        query_vectors[known] = model.wv.get_normed_vectors()
-        item_vectors = query_vectors
-    else:
-        query_vectors[known] = model.wv.vectors
-        item_vectors = np.zeros_like(query_vectors)
-        item_vectors[known] = model.syn1neg if word2vec.negative else model.syn1
-    stats["catalog_share_with_vector"] = float(has_vector.mean())
-    recommender = Embedding(
-        TrackIndex.from_frame(track_index),
-        name="word2vec",
-        query_vectors=query_vectors,
-        item_vectors=item_vectors,
-        has_vector=has_vector,
-        scoring=word2vec.scoring,
-    )
-    return recommender, stats
+    """Trains and scores one word2vec variant (:func:`train_word_vectors`, then
+    :func:`word2vec_recommender`)."""
+    vectors, stats = train_word_vectors(playlists_train, track_index, word2vec)
+    return word2vec_recommender(vectors, stats, playlists_train, track_index, word2vec)
 
 
 # --- evaluation --------------------------------------------------------------------------------
 
 
-def rank_targets(recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams):
-    """Top-K lists, target ranks and fallbacks of a recommender on a set of queries."""
+class Ranked(NamedTuple):
+    """What a recommender answered for a set of queries (see :func:`rank_targets`)."""
+
+    top: np.ndarray  # int64 [queries, K]: catalog indices, best first; -1 where none is left
+    scores: np.ndarray  # float32 [queries, K]
+    ranks: np.ndarray  # float [queries]: 0-based rank of the target in top, inf if absent
+    targets: np.ndarray  # int64 [queries]: catalog index of the target, -1 if not in the catalog
+    fell_back: np.ndarray  # bool [queries]
+
+
+def batches(queries: list[Query], cost, budget_bytes: int) -> Iterator[slice]:
+    """Consecutive slices of ``queries`` whose summed ``cost(query)`` stays within the budget
+    (a slice holds at least one query, however costly)."""
+    start, used = 0, 0
+    for i, query in enumerate(queries):
+        need = cost(query)
+        if i > start and used + need > budget_bytes:
+            yield slice(start, i)
+            start, used = i, 0
+        used += need
+    if start < len(queries):
+        yield slice(start, len(queries))
+
+
+def rank_targets(
+    recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams, what: str = ""
+) -> Ranked:
+    """Top-K lists, their scores, target ranks and fallbacks of a recommender on a set of queries.
+
+    Queries are ranked in batches whose working memory stays within ``evaluation.batch_bytes``
+    (by the recommender's own estimate), and progress is logged every 30 s.
+    """
     index = recommender.index
     k_max = max(evaluation.k)
     if k_max > len(index):
@@ -265,16 +367,16 @@ def rank_targets(recommender: Recommender, queries: pd.DataFrame, evaluation: Ev
         )
     found = (index.lookup([target]) for target in queries["target"])
     targets = np.array([i[0] if len(i) else -1 for i in found], dtype=np.int64)
-    batch = max(1, evaluation.batch_bytes // (4 * max(len(index), 1)))
-    tops, fallbacks = [], []
     query_list = [Query.of(index.lookup(list(q)), evaluation.query_decay) for q in queries["query"]]
-    for start in range(0, len(query_list), batch):
-        scores, fell_back = recommender.scores(query_list[start : start + batch])
-        tops.append(top_k(scores, k_max))
-        fallbacks.append(fell_back)
-    top = np.concatenate(tops) if tops else np.empty((0, k_max), dtype=np.int64)
-    fell_back = np.concatenate(fallbacks) if fallbacks else np.empty(0, dtype=bool)
-    return top, m.target_ranks(top, targets), targets, fell_back
+    width = min(k_max, len(index))
+    top = np.full((len(query_list), width), -1, dtype=np.int64)
+    scores = np.zeros((len(query_list), width), dtype=np.float32)
+    fell_back = np.zeros(len(query_list), dtype=bool)
+    progress = Progress(logger, what or recommender.name, len(query_list), "queries")
+    for part in batches(query_list, recommender.rank_cost, evaluation.batch_bytes):
+        top[part], scores[part], fell_back[part] = recommender.rank(query_list[part], k_max)
+        progress.advance(part.stop - part.start)
+    return Ranked(top, scores, m.target_ranks(top, targets), targets, fell_back)
 
 
 def evaluate(recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams) -> dict:
@@ -284,10 +386,10 @@ def evaluate(recommender: Recommender, queries: pd.DataFrame, evaluation: Evalua
         ``hit_rate_at_K``, ``mrr_at_K``, ``ndcg_at_K`` and ``coverage_at_K`` for each K,
         ``mean_popularity_at_10``, ``hit_rate_at_10_<bucket>`` for head / torso / tail /
         unseen targets (and their query counts), ``fallback_rate``, ``unseen_target_rate``,
-        ``queries`` and ``seconds``.
+        ``queries`` and ``evaluation_seconds``.
     """
     started = time.perf_counter()
-    top, ranks, targets, fell_back = rank_targets(recommender, queries, evaluation)
+    top, _, ranks, targets, fell_back = rank_targets(recommender, queries, evaluation)
     counts = recommender.index.counts
     result: dict[str, float] = {}
     for k in evaluation.k:
@@ -304,7 +406,7 @@ def evaluate(recommender: Recommender, queries: pd.DataFrame, evaluation: Evalua
     result["fallback_rate"] = float(fell_back.mean()) if len(fell_back) else math.nan
     result["unseen_target_rate"] = float((targets < 0).mean()) if len(targets) else math.nan
     result["queries"] = len(queries)
-    result["seconds"] = time.perf_counter() - started
+    result["evaluation_seconds"] = time.perf_counter() - started
     logger.info(
         "%s: hit_rate@%d %.4f, ndcg@%d %.4f, fallback %.1f%% on %d queries (%.1f s)",
         recommender.name,
@@ -314,7 +416,7 @@ def evaluate(recommender: Recommender, queries: pd.DataFrame, evaluation: Evalua
         result[f"ndcg_at_{k_report}"],
         100 * result["fallback_rate"],
         len(queries),
-        result["seconds"],
+        result["evaluation_seconds"],
     )
     return result
 
@@ -372,30 +474,72 @@ def evaluate_on_test(
     selection: dict,
     test_queries: pd.DataFrame,
     evaluation: EvaluationParams,
-    **recommenders: Recommender,
+    **recommenders: Callable[[], Recommender],
 ) -> tuple[Recommender, dict]:
     """Scores the test split once: the selected candidate and every baseline.
+
+    Args:
+        selection: From :func:`select_candidate`.
+        test_queries: The test split's queries.
+        evaluation: How to evaluate.
+        **recommenders: A loader per candidate (``<candidate>.recommender@loader``): only the
+            selected candidate and the baselines are loaded, one at a time.
 
     Returns:
         The selected recommender (named after its candidate) and test metrics per candidate.
     """
     chosen = selection["selected"]
     evaluated = [chosen] + [name for name in BASELINES if name in recommenders and name != chosen]
-    results = {name: evaluate(recommenders[name], test_queries, evaluation) for name in evaluated}
-    selected = recommenders[chosen]
-    selected.name = chosen
+    results = {}
+    for name in evaluated:
+        model = recommenders[name]()
+        model.name = name
+        results[name] = evaluate(model, test_queries, evaluation)
+        if name == chosen:
+            selected = model
+        del model
     return selected, results
 
 
+def _by_candidate(candidate_metrics: dict) -> dict[str, dict[str, dict]]:
+    """``{"<candidate>__<stage>": values}`` → ``{candidate: {stage: values}}``."""
+    grouped: dict[str, dict[str, dict]] = {}
+    for key, values in candidate_metrics.items():
+        candidate, stage = key.rsplit("__", 1)
+        grouped.setdefault(candidate, {})[stage] = values
+    return grouped
+
+
 def build_results_table(
-    selection: dict, test_metrics: dict, protocol: dict, **validation_metrics: dict
+    selection: dict, test_metrics: dict, protocol: dict, **candidate_metrics: dict
 ) -> pd.DataFrame:
-    """One row per candidate and split: every metric, which was selected, the protocol."""
+    """One row per candidate and split: every metric and what it cost, which was selected.
+
+    Args:
+        selection: From :func:`select_candidate`.
+        test_metrics: From :func:`evaluate_on_test`.
+        protocol: From :func:`choose_protocol`.
+        **candidate_metrics: ``<candidate>__validation`` and ``<candidate>__training`` dicts.
+
+    Returns:
+        ``candidate``, ``kind``, ``selected``, ``protocol``, ``split``, ``fit_seconds`` (the
+        training the candidate's model took, shared or not), ``fit_shared_with``, word2vec's
+        ``epochs_configured`` and ``epochs_trained`` (fewer when its time budget ran out),
+        ``evaluation_seconds`` and every metric.
+    """
+    grouped = _by_candidate(candidate_metrics)
     rows = []
-    for name, values in validation_metrics.items():
-        rows.append({"candidate": name, "split": "validation", **values})
-    for name, values in test_metrics.items():
-        rows.append({"candidate": name, "split": "test", **values})
+    for name, stages in grouped.items():
+        training = stages.get("training", {})
+        cost = {
+            "fit_seconds": training.get("fit_seconds", math.nan),
+            "fit_shared_with": training.get("training_shared_with", ""),
+            "epochs_configured": training.get("epochs_configured", math.nan),
+            "epochs_trained": training.get("epochs_trained", math.nan),
+        }
+        rows.append({"candidate": name, "split": "validation", **cost, **stages["validation"]})
+        if name in test_metrics:
+            rows.append({"candidate": name, "split": "test", **cost, **test_metrics[name]})
     table = pd.DataFrame(rows)
     table.insert(1, "kind", np.where(table["candidate"].isin(BASELINES), "baseline", "word2vec"))
     table.insert(2, "selected", table["candidate"] == selection["selected"])
@@ -418,9 +562,9 @@ def collect_mlflow_metrics(selection: dict, test_metrics: dict, **candidate_metr
         ``selected.test.<metric>`` (NaNs and non-numbers left out).
     """
     flat: dict[str, float] = {}
-    for key, values in candidate_metrics.items():
-        candidate, stage = key.rsplit("__", 1)
-        flat |= {f"{candidate}.{stage}.{name}": value for name, value in values.items()}
+    for candidate, stages in _by_candidate(candidate_metrics).items():
+        for stage, values in stages.items():
+            flat |= {f"{candidate}.{stage}.{name}": value for name, value in values.items()}
     for candidate, values in test_metrics.items():
         flat |= {f"{candidate}.test.{name}": value for name, value in values.items()}
     flat |= {

@@ -83,9 +83,15 @@ class Word2VecParams(_Params):
     seed: int = 1
     workers: int = Field(2, ge=1)
     max_sentence_length: int = Field(10_000, ge=1)
+    # Train only the epochs that fit in this many seconds (at least one); null: every epoch.
+    max_training_seconds: float | None = Field(None, gt=0)
     # How the trained vectors score tracks (music_recsys.pipelines.data_science.recommenders):
     # cosine of word vectors, or word vector · output vector (what word2vec was trained for).
     scoring: Literal["cosine", "in_out"] = "cosine"
 
     def gensim_arguments(self) -> dict:
-        return self.model_dump(exclude={"max_sentence_length", "scoring"})
+        return self.model_dump(exclude={"max_sentence_length", "scoring", "max_training_seconds"})
+
+    def training_settings(self) -> dict:
+        """Everything that decides the trained vectors: variants equal here share a training."""
+        return self.model_dump(exclude={"scoring"})

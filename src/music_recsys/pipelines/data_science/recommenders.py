@@ -10,15 +10,23 @@ served) the same way:
   are weighted by recency (``decay ** steps_from_the_end``).
 - Query tracks are never recommended back. A query with no track the model knows falls back to
   popularity (and is counted as a fallback).
+
+``scores(queries)`` is the definition: dense rows over the catalog. ``rank(queries, k)`` is
+what evaluation and serving use: the same top K, computed at the cost of the request — the
+graph kinds gather the seeds' rows and never touch the rest of the catalog, the most-popular
+list is read off the index — and equal to ``top_k(scores(queries), k)`` (tested).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXCLUDED = -np.inf  # query tracks: never returned
 UNSCORABLE = np.float32(-3.0e38)  # tracks a model has no score for: after every scored track
@@ -32,7 +40,7 @@ class TrackIndex:
     counts: np.ndarray  # int64: rows in training playlists
 
     def __post_init__(self) -> None:
-        self._position = {track: i for i, track in enumerate(self.track_ids.tolist())}
+        self._position: dict[str, int] | None = None  # built on the first lookup
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -46,6 +54,8 @@ class TrackIndex:
 
     def lookup(self, tracks: list[str]) -> np.ndarray:
         """Indices of the known tracks among ``tracks`` (unknown ones are left out), in order."""
+        if self._position is None:
+            self._position = {track: i for i, track in enumerate(self.track_ids.tolist())}
         found = [self._position.get(track, -1) for track in tracks]
         return np.array([i for i in found if i >= 0], dtype=np.int64)
 
@@ -103,6 +113,22 @@ class Recommender:
             scores[row, query.indices] = EXCLUDED
         return scores, fell_back
 
+    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The top ``k`` of :meth:`scores` for each query, without more work than it needs.
+
+        Returns:
+            ``(top, top_scores, fell_back)``: int64 ``[len(queries), k]`` catalog indices best
+            first (``-1`` where nothing is left to recommend), their float32 scores (0 there),
+            and the fallback flags of :meth:`scores`.
+        """
+        scores, fell_back = self.scores(queries)
+        top = top_k(scores, k)
+        return top, _scores_at(scores, top), fell_back
+
+    def rank_cost(self, query: Query) -> int:
+        """Bytes :meth:`rank` holds for ``query``, so that callers can batch by memory."""
+        return 4 * len(self.index)
+
 
 @dataclass
 class MostPopular(Recommender):
@@ -114,6 +140,20 @@ class MostPopular(Recommender):
         return np.broadcast_to(
             self.index.counts.astype(np.float32), (len(queries), len(self.index))
         )
+
+    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # The index is the popularity order: the first k tracks that are not seeds.
+        n = len(self.index)
+        top = np.full((len(queries), min(k, n)), -1, dtype=np.int64)
+        for row, query in enumerate(queries):
+            top[row] = _first_free(n, query.indices, top.shape[1])
+        counts = self.index.counts.astype(np.float32)
+        top_scores = np.where(top >= 0, counts[np.maximum(top, 0)], np.float32(0))
+        fell_back = np.array([len(q.indices) == 0 for q in queries], dtype=bool)
+        return top, top_scores.astype(np.float32), fell_back
+
+    def rank_cost(self, query: Query) -> int:
+        return 8 * (len(query.indices) + 1)
 
 
 @dataclass
@@ -132,6 +172,45 @@ class ItemGraph(Recommender):
         weights = np.concatenate([q.weights for q in queries]).astype(np.float32)
         selector = sp.csr_matrix((weights, (rows, cols)), shape=(len(queries), len(self.index)))
         return (selector @ self.graph).toarray().astype(np.float32)
+
+    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gathers the seeds' rows of the graph and sums them: the cost follows the seeds'
+        neighbours, not the catalog. Tracks with a positive score come first (score down,
+        index up); the rest of the K are the lowest-index tracks that are neither seeds nor
+        scored — the dense ranking's ties at 0, or popularity for a query with no known seed."""
+        n = len(self.index)
+        rows = np.repeat(np.arange(len(queries)), [len(q.indices) for q in queries])
+        cols = np.concatenate([q.indices for q in queries] or [np.empty(0, np.int64)])
+        weights = np.concatenate([q.weights for q in queries] or [np.empty(0)]).astype(np.float32)
+        selector = sp.csr_matrix((weights, (rows, cols)), shape=(len(queries), n))
+        product = (selector @ self.graph).tocsr()
+        counts = self.index.counts.astype(np.float32)
+        top = np.full((len(queries), min(k, n)), -1, dtype=np.int64)
+        top_scores = np.zeros(top.shape, dtype=np.float32)
+        fell_back = np.array([len(q.indices) == 0 for q in queries], dtype=bool)
+        for row, query in enumerate(queries):
+            start, end = product.indptr[row], product.indptr[row + 1]
+            neighbours, values = product.indices[start:end], product.data[start:end]
+            keep = (values > 0) & ~np.isin(neighbours, query.indices)
+            neighbours, values = neighbours[keep], values[keep]
+            best = _best(values, neighbours, top.shape[1])
+            chosen, chosen_scores = neighbours[best], values[best]
+            missing = top.shape[1] - len(chosen)
+            if missing:
+                taken = np.concatenate([query.indices, neighbours])
+                filler = _first_free(n, taken, missing)
+                filler = filler[filler >= 0]
+                filler_scores = counts[filler] if fell_back[row] else np.zeros(len(filler))
+                chosen = np.concatenate([chosen, filler])
+                chosen_scores = np.concatenate([chosen_scores, filler_scores])
+            top[row, : len(chosen)] = chosen
+            top_scores[row, : len(chosen)] = chosen_scores
+        return top, top_scores, fell_back
+
+    def rank_cost(self, query: Query) -> int:
+        # Each gathered non-zero: its column and value in the product, and their sort.
+        degrees = self.graph.indptr[query.indices + 1] - self.graph.indptr[query.indices]
+        return 24 * (int(degrees.sum()) + 1)
 
 
 @dataclass
@@ -183,6 +262,74 @@ class Embedding(Recommender):
         scores[:, ~self.has_vector] = UNSCORABLE
         return scores
 
+    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores only the tracks with a vector (under ``min_count`` there may be few), then
+        the rest of the K as the dense ranking has them: tracks without a vector after every
+        scored one, by index; a query with no usable track gets the most popular ones."""
+        n = len(self.index)
+        vectorised = self._vectorised()
+        known = [self.known(query) for query in queries]
+        fell_back = np.array([len(query.indices) == 0 for query in known], dtype=bool)
+        top = np.full((len(queries), min(k, n)), -1, dtype=np.int64)
+        top_scores = np.zeros(top.shape, dtype=np.float32)
+        counts = self.index.counts.astype(np.float32)
+        answerable = np.flatnonzero(~fell_back)
+        if len(answerable):
+            items = self.item_vectors if len(vectorised) == n else self.item_vectors[vectorised]
+            scores = self.query_embedding([known[i] for i in answerable]) @ items.T
+            for row, i in enumerate(answerable):
+                seeds = np.searchsorted(vectorised, known[i].indices)  # seeds with a vector
+                scores[row, seeds] = EXCLUDED
+            compact = top_k(scores, top.shape[1])
+            for row, i in enumerate(answerable):
+                chosen = compact[row][compact[row] >= 0]
+                values = scores[row, chosen]
+                chosen = vectorised[chosen]
+                missing = top.shape[1] - len(chosen)
+                if missing:  # every scorable track is a seed or taken: tracks without a vector
+                    filler = _first_free(
+                        n, np.concatenate([queries[i].indices, vectorised]), missing
+                    )
+                    filler = filler[filler >= 0]
+                    chosen = np.concatenate([chosen, filler])
+                    values = np.concatenate([values, np.full(len(filler), UNSCORABLE)])
+                top[i, : len(chosen)] = chosen
+                top_scores[i, : len(chosen)] = values
+        for i in np.flatnonzero(fell_back):
+            top[i] = _first_free(n, queries[i].indices, top.shape[1])
+            top_scores[i] = np.where(top[i] >= 0, counts[np.maximum(top[i], 0)], 0)
+        return top, top_scores, fell_back
+
+    def rank_cost(self, query: Query) -> int:
+        return 4 * len(self._vectorised())
+
+    def _vectorised(self) -> np.ndarray:
+        """Catalog indices of the tracks with a vector, ascending (cached)."""
+        cached = self.__dict__.get("_vectorised_indices")
+        if cached is None:
+            cached = np.flatnonzero(self.has_vector)
+            self.__dict__["_vectorised_indices"] = cached
+        return cached
+
+
+def _first_free(n: int, taken: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` lowest indices below ``n`` that are not in ``taken`` (``-1`` past the end)."""
+    pool = np.arange(min(n, k + len(taken)), dtype=np.int64)
+    free = pool[~np.isin(pool, taken)][:k]
+    return np.concatenate([free, np.full(k - len(free), -1, dtype=np.int64)])
+
+
+def _scores_at(scores: np.ndarray, top: np.ndarray) -> np.ndarray:
+    values = np.take_along_axis(scores, np.maximum(top, 0), axis=1)
+    return np.where(top >= 0, values, np.float32(0)).astype(np.float32)
+
+
+# top_k first finds a threshold in a strided sample of each row (the k-th best of the sample
+# is at most the k-th best of the row), then sorts only the entries at or above it: about
+# k * stride of them, instead of partitioning the whole catalog per row. Measured on 64 rows
+# of 1 M random scores, k = 100: stride 8 is 2x faster than np.argpartition.
+_SAMPLE_STRIDE = 8
+
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` best tracks per row, best first; ties go to the lower index.
@@ -193,16 +340,27 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     n_rows, n_items = scores.shape
     k = min(k, n_items)
     result = np.full((n_rows, k), -1, dtype=np.int64)
-    if k == 0:
+    if k == 0 or n_rows == 0:
         return result
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    sample = scores[:, ::_SAMPLE_STRIDE]
+    if sample.shape[1] < 4 * k:
+        sample = scores
+    threshold = np.partition(sample, sample.shape[1] - k, axis=1)[:, sample.shape[1] - k]
     for row in range(n_rows):
         values = scores[row]
-        threshold = kth[row]
-        above = np.flatnonzero(values > threshold)
-        tied = np.flatnonzero(values == threshold)[: k - len(above)]
-        chosen = np.concatenate([above, tied])
-        chosen = chosen[np.lexsort((chosen, -values[chosen].astype(np.float64)))]
-        chosen = chosen[values[chosen] != EXCLUDED]
+        candidates = np.flatnonzero(values >= threshold[row])
+        order = _best(values[candidates], candidates, k)
+        chosen = candidates[order][values[candidates[order]] != EXCLUDED]
         result[row, : len(chosen)] = chosen
     return result
+
+
+def _best(values: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best ``values``, best first, ties by the lower id."""
+    if len(values) > 4 * k:
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        positions = np.flatnonzero(values >= kth)
+    else:
+        positions = np.arange(len(values))
+    order = np.lexsort((ids[positions], -values[positions].astype(np.float64)))[:k]
+    return positions[order]

@@ -1,6 +1,6 @@
 """Track embeddings with gensim's Word2Vec (prod2vec): playlists are sentences, tracks words.
 
-Why these choices (see ``shared/FACTS.md`` and the papers it cites):
+Why these choices:
 
 - Skip-gram or CBOW is always set explicitly: gensim defaults to CBOW (``sg=0``), which the
   tutorial this project grew from used by accident.
@@ -8,8 +8,14 @@ Why these choices (see ``shared/FACTS.md`` and the papers it cites):
   magnitude for recommendation (Caselles-Dupré et al., RecSys 2018), so all are parameters.
 - gensim silently truncates sentences longer than 10,000 tokens (gensim #2880); long playlists
   are cut into chunks of at most ``max_sentence_length`` here, so no track is dropped.
-- The corpus is kept as integer arrays; each pass builds one flat list of token references and
-  yields playlists as slices of it, so no list of lists of the whole dataset is kept.
+- Training reads the playlists from a corpus file (gensim's ``corpus_file`` mode): its workers
+  run without the GIL and without a Python producer thread, and the vocabulary comes from the
+  catalog's counts (``build_vocab_from_freq``) instead of a scan of the corpus.
+- Epochs run one ``train`` call each, with the learning rate decaying linearly over the planned
+  epochs as one call would. With ``max_training_seconds`` the plan shrinks to the epochs that
+  fit the budget at the pace measured so far (and the rate still reaches ``min_alpha``); the
+  log and the training statistics say when that happened (Chamberlain et al., RecSys 2020:
+  train under a time budget).
 - With ``workers: 1`` and a fixed ``seed`` training is deterministic (tested). gensim 4 seeds its
   vectors from ``seed`` alone; ``hashfxn`` is set to a stable hash anyway, so that nothing can
   depend on Python's per-process salted ``hash`` of strings.
@@ -18,15 +24,29 @@ Why these choices (see ``shared/FACTS.md`` and the papers it cites):
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import Word2Vec
-from gensim.models.callbacks import CallbackAny2Vec
+
+if TYPE_CHECKING:
+    from gensim.models import Word2Vec
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WordVectors:
+    """What word2vec learnt, over the catalog: a row per track, zero where it has no vector."""
+
+    input_vectors: np.ndarray  # float32 [catalog, dim]: gensim's word vectors (wv.vectors)
+    output_vectors: np.ndarray  # float32 [catalog, dim]: its output (context) vectors
+    has_vector: np.ndarray  # bool [catalog]: False under min_count
 
 
 def stable_hash(text: str) -> int:
@@ -76,82 +96,132 @@ class PlaylistCorpus:
         return int(np.ceil(lengths / self.max_sentence_length).sum())
 
 
-class _EpochLogger(CallbackAny2Vec):
-    """Logs each epoch's progress and duration."""
-
-    def __init__(self, name: str, epochs: int, n_words: int) -> None:
-        self.name, self.epochs, self.n_words = name, epochs, n_words
-        self.epoch = 0
-        self.started = self.epoch_started = time.perf_counter()
-
-    def on_epoch_begin(self, model: Word2Vec) -> None:
-        self.epoch_started = time.perf_counter()
-
-    def on_epoch_end(self, model: Word2Vec) -> None:
-        self.epoch += 1
-        seconds = time.perf_counter() - self.epoch_started
-        if self.epoch in (1, self.epochs) or self.epoch % max(1, self.epochs // 10) == 0:
-            logger.info(
-                "%s: epoch %d/%d in %.1f s (%.0f words/s), %.0f s so far",
-                self.name,
-                self.epoch,
-                self.epochs,
-                seconds,
-                self.n_words / max(seconds, 1e-9),
-                time.perf_counter() - self.started,
-            )
+def write_corpus(corpus: PlaylistCorpus, path: Path) -> None:
+    """The corpus as gensim's LineSentence file: one sentence per line, tokens space-separated."""
+    with path.open("w", encoding="utf-8") as file:
+        for sentence in corpus:
+            file.write(" ".join(sentence))
+            file.write("\n")
 
 
 def train_word2vec(
-    corpus: PlaylistCorpus, params: dict, name: str = "word2vec"
+    corpus: PlaylistCorpus,
+    params: dict,
+    name: str = "word2vec",
+    max_training_seconds: float | None = None,
 ) -> tuple[Word2Vec, dict]:
-    """Trains Word2Vec on the corpus.
+    """Trains Word2Vec on the corpus (see the module doc for how).
 
     Args:
         corpus: The training playlists.
         params: gensim arguments: ``sg``, ``vector_size``, ``window``, ``epochs``, ``negative``,
             ``ns_exponent``, ``sample``, ``min_count``, ``seed``, ``workers``, ``alpha``, ...
         name: For the log.
+        max_training_seconds: Train only the epochs that fit in this time (at least one).
 
     Returns:
-        The model and training statistics (seconds, words per second, vocabulary size).
+        The model and training statistics (seconds, words per second, vocabulary size, epochs
+        planned and trained, and whether the time budget cut them).
     """
+    from gensim.models import Word2Vec  # noqa: PLC0415 - 1 s to import; only when training
+
     model = Word2Vec(hashfxn=stable_hash, **params)
+    planned = model.epochs
     started = time.perf_counter()
-    model.build_vocab(corpus)
+    counts = np.bincount(corpus.track_indices, minlength=len(corpus.tokens))
+    model.build_vocab_from_freq(
+        {corpus.tokens[i]: int(counts[i]) for i in np.flatnonzero(counts)},
+        corpus_count=corpus.n_sentences,
+    )
     vocab_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    epochs_done, training_seconds, trained_words = 0, 0.0, 0
     if len(model.wv):
-        model.train(
-            corpus,
-            total_examples=model.corpus_count,
-            total_words=model.corpus_total_words,
-            epochs=model.epochs,
-            callbacks=[_EpochLogger(name, model.epochs, corpus.n_words)],
-        )
+        with tempfile.TemporaryDirectory(prefix="music_recsys_w2v_") as folder:
+            path = Path(folder) / "corpus.txt"
+            write_corpus(corpus, path)
+            corpus_seconds = time.perf_counter() - started - vocab_seconds
+            alpha, min_alpha = model.alpha, model.min_alpha
+            while epochs_done < planned:
+                epoch_started = time.perf_counter()
+                end_alpha = alpha - (alpha - min_alpha) / (planned - epochs_done)
+                trained, _ = model.train(
+                    corpus_file=str(path),
+                    total_words=corpus.n_words,
+                    total_examples=corpus.n_sentences,
+                    epochs=1,
+                    start_alpha=alpha,
+                    end_alpha=end_alpha,
+                )
+                alpha, trained_words = end_alpha, trained_words + trained
+                epochs_done += 1
+                seconds = time.perf_counter() - epoch_started
+                training_seconds += seconds
+                planned = _replan(
+                    name, planned, epochs_done, training_seconds, max_training_seconds
+                )
+                if epochs_done in (1, planned) or epochs_done % max(1, planned // 10) == 0:
+                    logger.info(
+                        "%s: epoch %d/%d in %.1f s (%.0f words/s), %.0f s so far",
+                        name,
+                        epochs_done,
+                        planned,
+                        seconds,
+                        corpus.n_words / max(seconds, 1e-9),
+                        training_seconds,
+                    )
+        model.epochs = epochs_done
     else:
+        corpus_seconds = 0.0
         logger.warning(
             "%s: no track occurs min_count=%d times; nothing to train, every query will fall "
             "back to popularity",
             name,
             params.get("min_count", 5),
         )
-    seconds = time.perf_counter() - started
     stats = {
-        "training_seconds": seconds,
+        "training_seconds": training_seconds,
         "vocabulary_seconds": vocab_seconds,
-        "words_per_second": corpus.n_words * model.epochs / max(seconds, 1e-9),
+        "corpus_file_seconds": corpus_seconds,
+        "words_per_second": corpus.n_words * epochs_done / max(training_seconds, 1e-9),
+        "trained_words_per_epoch": trained_words / max(epochs_done, 1),
         "vocabulary_size": len(model.wv),
         "corpus_words": corpus.n_words,
         "corpus_sentences": corpus.n_sentences,
+        "epochs_configured": int(params.get("epochs", 5)),
+        "epochs_trained": epochs_done,
+        "epochs_cut_by_time_budget": int(params.get("epochs", 5)) - epochs_done
+        if len(model.wv)
+        else 0,
+        "max_training_seconds": max_training_seconds or float("nan"),
     }
     logger.info(
         "%s: trained %d epochs on %d words in %.1f s (%.0f words/s), %d tracks in the vocabulary",
         name,
-        model.epochs,
+        epochs_done,
         corpus.n_words,
-        seconds,
+        training_seconds,
         stats["words_per_second"],
         len(model.wv),
     )
     return model, stats
+
+
+def _replan(name: str, planned: int, done: int, seconds: float, budget: float | None) -> int:
+    """The epochs to train in all: ``planned``, or fewer when the time budget runs out first."""
+    if budget is None or done >= planned:
+        return planned
+    per_epoch = seconds / done
+    affordable = done + int(max(budget - seconds, 0.0) // per_epoch)
+    if affordable >= planned:
+        return planned
+    logger.warning(
+        "%s: %d epochs at %.1f s each would take %.0f s, over max_training_seconds %.0f: "
+        "training %d epochs instead (the learning rate still decays to min_alpha)",
+        name,
+        planned,
+        per_epoch,
+        per_epoch * planned,
+        budget,
+        max(affordable, done),
+    )
+    return max(affordable, done)
