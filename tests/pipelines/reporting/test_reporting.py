@@ -7,7 +7,7 @@ from PIL import Image
 
 from music_recsys.datasets import FigureDataset
 from music_recsys.duckdb_sql import relation
-from music_recsys.pipelines.data_science.recommenders import Embedding, MostPopular, TrackIndex
+from music_recsys.pipelines.data_science.recommenders import Embedding, TrackIndex
 from music_recsys.pipelines.reporting.analysis import (
     infer_track_genres,
     power_law_metrics,
@@ -192,13 +192,22 @@ def test_latent_space_maps_the_selected_embedding_or_the_best_word2vec_variant()
     genres = pd.DataFrame({"track_id": ["t0", "t1"], "genre": ["rock", "pop"]})
     params = LatentSpaceParams(n_tracks=20, perplexity=5)
     w2v = _embedding()
+    loaded = []
+
+    def loader(name):
+        def load():
+            loaded.append(name)
+            return w2v
+
+        return load
+
     projection, info = latent_space(
         {"selected": "w2v_a", "metric": "hit_rate_at_10"},
         _results(),
         genres,
         params,
-        w2v,
-        w2v_a=w2v,
+        w2v_a=loader("w2v_a"),
+        w2v_b=loader("w2v_b"),
     )
     assert info["model"] == "w2v_a" and "own vectors" in info["note"]
     assert (
@@ -206,10 +215,12 @@ def test_latent_space_maps_the_selected_embedding_or_the_best_word2vec_variant()
         and projection.loc[0, "genre"] == "rock"
         and projection.loc[5, "genre"] == "unknown"
     )
-    baseline = MostPopular(w2v.index)
-    projection, info = latent_space(SELECTION, _results(), genres, params, baseline, w2v_a=w2v)
+    projection, info = latent_space(
+        SELECTION, _results(), genres, params, w2v_a=loader("w2v_a"), w2v_b=loader("w2v_b")
+    )
     assert info["model"] == "w2v_a" and "baseline" in info["note"]
     assert {"x", "y"} <= set(projection.columns)
+    assert loaded == ["w2v_a", "w2v_a"]  # only the mapped model is ever loaded
 
 
 def test_report_reads_top_to_bottom_with_every_figure_embedded(fits):
@@ -235,3 +246,21 @@ def test_report_reads_top_to_bottom_with_every_figure_embedded(fits):
     assert html.count("data:image/png;base64,") == 7
     assert "The baseline wins." in html and "sorted by title" in html and 'class="selected"' in html
     assert "100 lines read after the header = 98 kept + 2 rejected + 0 filtered" in html
+
+
+def test_xmin_is_searched_over_every_small_count_and_fewer_large_ones():
+    from music_recsys.pipelines.reporting.analysis import find_xmin, xmin_candidates  # noqa: PLC0415
+
+    counts = np.random.default_rng(0).zipf(2.1, size=200_000)
+    params = PowerLawParams(xmin_candidates=40)
+    candidates = xmin_candidates(counts, params)
+    assert len(candidates) <= 40 and set(range(1, 21)) <= set(candidates)
+    assert candidates.max() < counts.max()
+    assert xmin_candidates(counts, PowerLawParams(xmin_candidates=40, xmin_max=5)).tolist() == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert find_xmin(counts, params) <= 10  # a pure Zipf sample: the law holds from the start

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
 
-from music_recsys.pipelines.data_science.recommenders import Embedding, Recommender
+from music_recsys.pipelines.data_science.recommenders import Recommender
 
 from .analysis import project_latent_space
 from .params import LatentSpaceParams
@@ -15,20 +18,20 @@ def latent_space(
     model_results: pd.DataFrame,
     track_genres: pd.DataFrame,
     latent_space: LatentSpaceParams,
-    selected_recommender: Recommender,
-    **word2vec_recommenders: Recommender,
+    **word2vec_recommenders: Callable[[], Recommender],
 ) -> tuple[pd.DataFrame, dict]:
     """t-SNE of the selected model's track vectors, or of the best word2vec variant's.
 
     A baseline has no vectors to map: when one is selected, the word2vec variant with the best
-    validation score is mapped instead, and the caption says so.
+    validation score is mapped instead, and the caption says so. Only the mapped model is
+    loaded (the arguments are loaders, ``<variant>.recommender@loader``).
 
     Returns:
         The projection (``track_id``, ``x``, ``y``, ``genre``) and which model it shows.
     """
-    if isinstance(selected_recommender, Embedding):
-        name, model = model_selection["selected"], selected_recommender
-        note = "The selected model's own vectors."
+    selected = model_selection["selected"]
+    if selected in word2vec_recommenders:
+        name, note = selected, "The selected model's own vectors."
     else:
         validation = model_results[
             (model_results["split"] == "validation") & (model_results["kind"] == "word2vec")
@@ -41,13 +44,13 @@ def latent_space(
         name = validation.sort_values(model_selection["metric"], ascending=False)["candidate"].iloc[
             0
         ]
-        model = word2vec_recommenders[name]
         note = (
-            f"The selected model, {model_selection['selected']}, is a baseline without vectors; "
+            f"The selected model, {selected}, is a baseline without vectors; "
             f"shown instead: {name}, the best word2vec variant on validation."
         )
-    keep = model.has_vector
+    model = word2vec_recommenders[name]()
+    mapped = np.flatnonzero(model.has_vector)[: latent_space.n_tracks]  # the most frequent
     projection = project_latent_space(
-        model.query_vectors[keep], model.index.track_ids[keep], track_genres, latent_space
+        model.query_vectors[mapped], model.index.track_ids[mapped], track_genres, latent_space
     )
     return projection, {"model": name, "note": note}

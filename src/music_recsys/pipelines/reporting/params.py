@@ -13,6 +13,9 @@ class PowerLawParams(_Params):
     """How the power law is fitted (the ``powerlaw`` package, discrete data)."""
 
     xmin_max: int | None = Field(None, ge=1, description="search xmin up to this count (None: all)")
+    xmin_candidates: int = Field(
+        60, ge=2, description="most values tried as xmin (every small count, then log-spaced)"
+    )
 
 
 class LatentSpaceParams(_Params):

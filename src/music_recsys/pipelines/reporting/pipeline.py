@@ -60,9 +60,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_results": "model_results",
                     "track_genres": "track_genres",
                     "latent_space": "params:latent_space",
-                    "selected_recommender": "selected_recommender",
                 }
-                | {name: f"{name}.recommender" for name in variants},
+                | {name: f"{name}.recommender@loader" for name in variants},
                 ["latent_projection", "latent_space_info"],
                 name="project_latent_space_node",
             ),

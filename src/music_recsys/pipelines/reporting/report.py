@@ -30,6 +30,8 @@ _METRICS = [
     "mean_popularity_at_10",
     "fallback_rate",
 ]
+# What each candidate cost, beside what it scored: a candidate earns its place by both.
+_COSTS = ["fit_seconds", "evaluation_seconds", "epochs_trained"]
 
 
 def _image(png: bytes, alt: str) -> str:
@@ -54,6 +56,39 @@ def _table(frame: pd.DataFrame, selected: str | None = None, digits: int = 4) ->
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _cost_note(model_results: pd.DataFrame) -> str:
+    """What the cost columns mean, and which trainings were shared or cut by their budget."""
+    rows = model_results[model_results["split"] == "validation"]
+    note = (
+        "<code>fit_seconds</code>: building the candidate's model from the training playlists; "
+        "<code>evaluation_seconds</code>: ranking the whole catalog for every validation query."
+    )
+    if "fit_shared_with" in rows:
+        shared = rows[rows["fit_shared_with"].fillna("").astype(str) != ""]
+        if len(shared):
+            note += (
+                " Trained once, scored two ways: "
+                + "; ".join(
+                    f"{html.escape(r.candidate)} uses {html.escape(str(r.fit_shared_with))}'s training"
+                    for r in shared.itertuples()
+                )
+                + " (its fit_seconds are that training's)."
+            )
+    if {"epochs_trained", "epochs_configured"} <= set(rows):
+        cut = rows[rows["epochs_trained"] < rows["epochs_configured"]]
+        if len(cut):
+            note += (
+                " Cut by their time budget (<code>max_training_seconds</code>): "
+                + "; ".join(
+                    f"{html.escape(r.candidate)} trained {r.epochs_trained:.0f} of "
+                    f"{r.epochs_configured:.0f} epochs"
+                    for r in cut.itertuples()
+                )
+                + "."
+            )
+    return note
+
+
 def build_report(
     row_accounting: pd.DataFrame,
     track_order_report: dict,
@@ -76,7 +111,11 @@ def build_report(
     read = int(by_outcome.get("read", 0))
     selected = model_selection["selected"]
     metric = model_selection["metric"]
-    columns = ["candidate", "kind", *[m for m in _METRICS if m in model_results]]
+    columns = [
+        "candidate",
+        "kind",
+        *[m for m in _METRICS + _COSTS if m in model_results],
+    ]
     validation = model_results[model_results["split"] == "validation"].sort_values(
         metric, ascending=False
     )[columns]
@@ -131,11 +170,13 @@ def build_report(
         "<h2>3. Model comparison</h2>",
         f'<p class="note"><b>Protocol: {html.escape(evaluation_protocol["protocol"])}.</b> '
         f"{html.escape(evaluation_protocol['reason'])}<br>Every candidate ranks the whole catalog "
-        "for the same queries; query tracks are never recommended; unknown queries fall back to "
-        "popularity.</p>",
+        "for the same queries; query tracks are never recommended; a query with no track the "
+        "candidate knows (for word2vec: none with a vector) falls back to popularity and is "
+        "counted in <code>fallback_rate</code>.</p>",
         f'<p class="note"><b>Selection.</b> {html.escape(model_selection["explanation"])}</p>',
         "<h3>Validation (used to choose)</h3>",
         _table(validation, selected),
+        f"<p>{_cost_note(model_results)}</p>",
         "<h3>Test (scored once: the selected candidate and every baseline)</h3>",
         _table(test, selected),
         _image(metric_curves_plot, "metrics at K"),
