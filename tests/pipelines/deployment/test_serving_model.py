@@ -50,9 +50,9 @@ def models():
     rows = relation(ROWS)
     index = build_track_index(rows)
     return {
-        "most_popular": fit_most_popular(index),
-        "cooccurrence": fit_cooccurrence(rows, index, CooccurrenceParams(window=2)),
-        "transitions": fit_transitions(rows, index, TransitionParams()),
+        "most_popular": fit_most_popular(index)[0],
+        "cooccurrence": fit_cooccurrence(rows, index, CooccurrenceParams(window=2))[0],
+        "transitions": fit_transitions(rows, index, TransitionParams())[0],
         "cosine": fit_word2vec(rows, index, Word2VecParams(**W2V))[0],
         "in_out": fit_word2vec(rows, index, Word2VecParams(**W2V, scoring="in_out"))[0],
     }
@@ -84,7 +84,7 @@ def test_served_top_k_equals_the_evaluated_top_k(models, kind, decay):
     recommender = models[kind]
     evaluation = EvaluationParams(k=(10,), query_decay=decay)
     frame = queries()
-    top, _, _, _ = rank_targets(recommender, frame, evaluation)
+    top = rank_targets(recommender, frame, evaluation).top
     expected = [recommender.index.track_ids[row[row >= 0]].tolist() for row in top]
     outputs = served(build_serving_model(recommender, 10, decay), [list(q) for q in frame["query"]])
     got = [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()]
@@ -159,9 +159,12 @@ def test_the_exporting_tensorflow_is_the_serving_image_version():
     assert tf.__version__.startswith(image_version + "."), (tf.__version__, image_version)
 
 
-def test_recommend_command_answers_from_the_package_with_did_you_mean(models, tmp_path, capsys):
+def test_recommend_command_answers_from_the_package_with_did_you_mean(
+    models, tmp_path, capsys, monkeypatch
+):
     from music_recsys.recommend_cli import main, parse_seeds  # noqa: PLC0415
 
+    monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(tmp_path / "cache"))
     model = build_serving_model(models["cooccurrence"], k=5, query_decay=1.0)
     package = tmp_path / "model.tar.gz"
     SageMakerModelArchiveDataset(str(package)).save(
@@ -189,6 +192,41 @@ def test_recommend_command_answers_from_the_package_with_did_you_mean(models, tm
     assert main(["A1", "t1", "--model", str(tmp_path / "missing.tar.gz")]) == 2
 
 
+@pytest.mark.parametrize("kind", ["most_popular", "cooccurrence", "transitions", "in_out"])
+def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
+    models, kind, tmp_path, capsys, monkeypatch
+):
+    """After the first call the package's arrays answer, without TensorFlow, and equal the
+    SavedModel's answer; the cache is keyed by the archive's checksum."""
+    from music_recsys import package_cache  # noqa: PLC0415
+    from music_recsys.recommend_cli import main  # noqa: PLC0415
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(cache))
+    recommender = models[kind]
+    model = build_serving_model(recommender, k=5, query_decay=0.5)
+    package = tmp_path / "model.tar.gz"
+    metadata = {"k": 5, "kind": recommender.kind, "query_decay": 0.5}
+    catalog = recommender.index.track_ids.tolist()
+    SageMakerModelArchiveDataset(str(package)).save(
+        ModelPackage(model, INPUT_SIGNATURE, metadata, catalog=catalog)
+    )
+    requests = [["A1|||t1", "A2|||t2"], ["A3|||t3", "nobody|||nothing"], ["nobody|||nothing"]]
+    answers = []
+    for seeds in requests * 2:  # the first round fills the cache, the second reads it
+        assert main([*seeds, "--model", str(package)]) == 0
+        answers.append(capsys.readouterr().out)
+    folder = package_cache.extracted(package)
+    assert package_cache.has_arrays(folder)
+    assert answers[:3] == answers[3:]
+    for seeds, answer in zip(requests, answers[3:], strict=True):
+        assert main([*seeds, "--model", str(package), "--serving-model"]) == 0
+        assert capsys.readouterr().out == answer
+    assert [p.name for p in cache.iterdir() if p.is_dir()] == [folder.name]
+    package.write_bytes(package.read_bytes())  # a new modification time: checked again
+    assert package_cache.extracted(package) == folder  # same bytes, same checksum
+
+
 def test_hostile_requests_have_defined_answers(models, tmp_path):
     recommender = models["in_out"]
     model = build_serving_model(recommender, k=5, query_decay=1.0)
@@ -210,3 +248,24 @@ def test_hostile_requests_have_defined_answers(models, tmp_path):
     assert direct["track_ids"].shape == (1, 5)
     empty_batch = model(tf.zeros([0, 2], dtype=tf.string))
     assert empty_batch["track_ids"].shape == (0, 5)
+
+
+def test_parity_allows_only_swaps_of_equal_scores():
+    from music_recsys.pipelines.deployment.nodes import compare_rankings  # noqa: PLC0415
+
+    want = [["a", "b", "c", "d"]] * 5
+    scores = [np.array([3.0, 2.0, 2.0, 1.0])] * 5
+    got = [
+        ["a", "b", "c", "d"],  # identical
+        ["a", "c", "b", "d"],  # b and c score the same: a swap
+        ["a", "b", "c", "e"],  # d's last place goes to e with the same score: a swap
+        ["b", "a", "c", "d"],  # a and b do not score the same: a mismatch
+        ["a", "b", "c", "d"],
+    ]
+    got_scores = [*scores[:4], np.array([3.0, 2.0, 2.0, 1.5])]  # a score that differs
+    mismatches, swaps = compare_rankings(want, scores, got, got_scores)
+    assert mismatches == [3, 4] and swaps == [1, 2]
+    assert (
+        compare_rankings(want[:1], scores[:1], [["a", "b", "c", "d"]], [scores[0] * (1 + 1e-6)])[0]
+        == []
+    )

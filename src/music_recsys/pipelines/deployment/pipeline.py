@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 refit_for_deployment,
                 [
                     "model_selection",
-                    "selected_recommender",
+                    "selected_recommender@loader",
                     "playlist_tracks",
                     "params:deployment",
                     "parameters",

@@ -7,11 +7,15 @@ every kind of candidate, so the endpoint serves what evaluation chose:
   out) and weighted by recency, ``decay ** steps_from_the_end`` among the known ones;
 - word2vec: the weighted sum of the seeds' query vectors, L2-normalised, dotted with every
   track's item vector (cosine or in·out, as evaluated); tracks without a vector rank last;
-- co-occurrence / transitions: the weighted sum of the seeds' rows of the track graph (a sparse
-  matrix in the model's variables); most popular: training counts;
+- co-occurrence / transitions: the seeds' rows of the track graph (CSR arrays in the model's
+  variables) are gathered, weighted and summed — the cost follows the seeds' neighbours, not
+  the graph — and the tracks with a positive score come first; the rest of the K are the most
+  popular tracks that are neither seeds nor scored (score 0), as in the evaluation's ``rank``;
+- most popular: the most popular tracks that are not seeds, read off the catalog's order;
 - a request with no known seed falls back to popularity; seeds are never recommended back;
 - ``tf.math.top_k`` breaks ties by the lower index — the more popular track — like the
-  evaluation's ``top_k``.
+  evaluation's ``top_k``; graph scores are summed in the evaluation's order (seeds by catalog
+  index), so they are equal, not merely close.
 
 The serving signature is the contract: input ``seed_track_ids``, a ``[batch, n]`` string tensor
 of ``<artist>|||<track>`` ids padded with ``""``; outputs ``track_ids`` (``[batch, K]``
@@ -76,16 +80,16 @@ class RecommenderServingModel(keras.Model):
             )
             self.all_have_vectors = bool(recommender.has_vector.all())  # then skip the mask
         elif isinstance(recommender, ItemGraph):
-            transposed = (
-                recommender.graph.T.tocsr().tocoo()
-            )  # row-major order, as SparseTensor wants
+            graph = recommender.graph.tocsr()
+            graph.sort_indices()
+            self.graph_indptr = keras.Variable(
+                graph.indptr.astype(np.int64), trainable=False, name="graph_indptr"
+            )
             self.graph_indices = keras.Variable(
-                np.stack([transposed.row, transposed.col], axis=1).astype(np.int64),
-                trainable=False,
-                name="graph_indices",
+                graph.indices.astype(np.int32), trainable=False, name="graph_indices"
             )
             self.graph_values = keras.Variable(
-                transposed.data.astype(np.float32), trainable=False, name="graph_values"
+                graph.data.astype(np.float32), trainable=False, name="graph_values"
             )
         elif not isinstance(recommender, MostPopular):
             raise TypeError(f"No serving implementation for {type(recommender).__name__}")
@@ -104,47 +108,21 @@ class RecommenderServingModel(keras.Model):
         weights = tf.cast(weights, tf.float32) * tf.cast(known, tf.float32)
         return indices, known, weights
 
-    def _scores(
+    def _embedding_top_k(
         self, indices: tf.Tensor, known: tf.Tensor, weights: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        """Scores over the catalog and whether each row had something to score from."""
-        batch = tf.shape(indices)[0]
+        """word2vec: dense scores over the catalog, then the top K without the seeds."""
         safe = tf.maximum(indices, 0)
-        if self.kind == "word2vec":
-            usable = known & tf.gather(self.has_vector, safe)
-            weighted = (
-                tf.gather(self.query_vectors, safe)
-                * (weights * tf.cast(usable, tf.float32))[..., None]
-            )
-            query = tf.reduce_sum(weighted, axis=1)
-            query = query / tf.maximum(tf.norm(query, axis=1, keepdims=True), 1e-12)
-            scores = tf.matmul(query, self.item_vectors, transpose_b=True)
-            if not self.all_have_vectors:
-                has_vector = tf.convert_to_tensor(self.has_vector)[None, :]
-                scores = tf.where(has_vector, scores, tf.constant(UNSCORABLE, tf.float32))
-        elif self.kind in ("cooccurrence", "transitions"):
-            usable = known
-            positions = tf.stack(
-                [
-                    tf.broadcast_to(tf.range(tf.cast(batch, tf.int64))[:, None], tf.shape(safe)),
-                    safe,
-                ],
-                axis=-1,
-            )
-            selector = tf.scatter_nd(
-                tf.reshape(positions, [-1, 2]),
-                tf.reshape(weights, [-1]),
-                tf.stack([tf.cast(batch, tf.int64), tf.constant(self.n_tracks, tf.int64)]),
-            )
-            graph = tf.SparseTensor(
-                self.graph_indices, self.graph_values, [self.n_tracks, self.n_tracks]
-            )
-            scores = tf.transpose(tf.sparse.sparse_dense_matmul(graph, selector, adjoint_b=True))
-        else:
-            usable = known
-            scores = tf.broadcast_to(
-                tf.convert_to_tensor(self.popularity)[None, :], [batch, self.n_tracks]
-            )
+        usable = known & tf.gather(self.has_vector, safe)
+        weighted = (
+            tf.gather(self.query_vectors, safe) * (weights * tf.cast(usable, tf.float32))[..., None]
+        )
+        query = tf.reduce_sum(weighted, axis=1)
+        query = query / tf.maximum(tf.norm(query, axis=1, keepdims=True), 1e-12)
+        scores = tf.matmul(query, self.item_vectors, transpose_b=True)
+        if not self.all_have_vectors:
+            has_vector = tf.convert_to_tensor(self.has_vector)[None, :]
+            scores = tf.where(has_vector, scores, tf.constant(UNSCORABLE, tf.float32))
         answerable = tf.reduce_any(usable, axis=1)
         popularity = tf.convert_to_tensor(self.popularity)[None, :]
         # The fallback costs a pass over [batch, catalog]: only when some row needs it.
@@ -153,11 +131,6 @@ class RecommenderServingModel(keras.Model):
             lambda: scores,
             lambda: tf.where(answerable[:, None], scores, popularity),
         )
-        return scores, answerable
-
-    def call(self, seed_track_ids: tf.Tensor) -> dict[str, tf.Tensor]:
-        indices, known, weights = self._query(seed_track_ids)
-        scores, _ = self._scores(indices, known, weights)
         # Seeds are never recommended back. Rather than overwrite them in [batch, catalog], take
         # the top K + n (n seed columns) and drop the seeds: the rest keep their order, ties
         # included, which is the top K of the catalog without the seeds.
@@ -179,12 +152,97 @@ class RecommenderServingModel(keras.Model):
         values = tf.gather(values, order, batch_dims=1)
         top = tf.gather(top, order, batch_dims=1)
         real = ~tf.gather(is_seed, order, batch_dims=1)
+        return tf.where(real, values, -np.inf), tf.where(real, top, -1)
+
+    def _sparse_top_k(
+        self, indices: tf.Tensor, known: tf.Tensor, weights: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Graph kinds and popularity: work in proportion to the seeds' rows of the graph."""
+        n = tf.constant(self.n_tracks, tf.int64)
+        batch = tf.shape(indices, out_type=tf.int64)[0]
+        width = tf.shape(indices, out_type=tf.int64)[1]
+        rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(indices, out_type=tf.int64))
+        # Each row's distinct seeds as keys row * n + seed, in catalog order, with the weights
+        # of repeated seeds added first: the order in which the evaluation sums.
+        seed_keys, which = tf.unique(tf.boolean_mask(rows * n + indices, known))
+        seed_weights = tf.math.unsorted_segment_sum(
+            tf.boolean_mask(weights, known), which, tf.size(seed_keys)
+        )
+        order = tf.argsort(seed_keys)
+        seed_keys, seed_weights = tf.gather(seed_keys, order), tf.gather(seed_weights, order)
+        if self.kind == "most_popular":
+            top_values = tf.zeros([batch, 0], tf.float32)
+            top_ids = tf.zeros([batch, 0], tf.int64)
+            scored_keys = tf.zeros([0], tf.int64)
+        else:
+            seed_ids = seed_keys % n
+            positions = tf.ragged.range(
+                tf.gather(self.graph_indptr, seed_ids), tf.gather(self.graph_indptr, seed_ids + 1)
+            )
+            owner = positions.value_rowids()
+            columns = tf.cast(tf.gather(self.graph_indices, positions.flat_values), tf.int64)
+            values = tf.gather(self.graph_values, positions.flat_values) * tf.gather(
+                seed_weights, owner
+            )
+            keys = tf.gather(seed_keys // n, owner) * n + columns
+            by_key = tf.argsort(keys, stable=True)  # each key's terms stay in seed order
+            keys, values = tf.gather(keys, by_key), tf.gather(values, by_key)
+            unique_keys, segment = tf.unique(keys)
+            sums = tf.math.segment_sum(values, segment)
+            keep = (sums > 0) & ~_is_member(unique_keys, seed_keys)
+            scored_keys, scored = tf.boolean_mask(unique_keys, keep), tf.boolean_mask(sums, keep)
+            scored_rows = scored_keys // n
+            dense_values = tf.RaggedTensor.from_value_rowids(
+                scored, scored_rows, nrows=batch
+            ).to_tensor(default_value=-np.inf)
+            dense_ids = tf.RaggedTensor.from_value_rowids(
+                scored_keys % n, scored_rows, nrows=batch
+            ).to_tensor(default_value=-1)
+            wanted = tf.minimum(
+                tf.cast(self.k, tf.int64), tf.shape(dense_values, out_type=tf.int64)[1]
+            )
+            top_values, where = tf.math.top_k(dense_values, k=tf.cast(wanted, tf.int32))
+            top_ids = tf.gather(dense_ids, where, batch_dims=1)
+        # The rest of the K: the most popular tracks that are neither seeds nor scored, at
+        # score 0 (popularity for a row without a known seed, and for the popularity kind).
+        pool = tf.range(tf.minimum(2 * tf.cast(self.k, tf.int64) + width, n))
+        pool_keys = rows[:, :1] * n + pool[None, :]
+        taken = _is_member(pool_keys, seed_keys) | _is_member(pool_keys, scored_keys)
+        popular = tf.gather(self.popularity, pool)[None, :]
+        if self.kind == "most_popular":
+            fill = tf.broadcast_to(popular, tf.shape(pool_keys))
+        else:
+            fallback = ~tf.reduce_any(known, axis=1)[:, None]
+            fill = tf.where(fallback, popular, tf.zeros_like(popular))
+        fill = tf.where(taken, -np.inf, fill)
+        values = tf.concat([top_values, fill], axis=1)
+        ids = tf.concat([top_ids, tf.broadcast_to(pool[None, :], tf.shape(pool_keys))], axis=1)
+        wanted = tf.minimum(self.k, tf.shape(values)[1])
+        values, where = tf.math.top_k(values, k=wanted)
+        ids = tf.gather(ids, where, batch_dims=1)
+        return values, tf.where(values > -np.inf, ids, -1)
+
+    def call(self, seed_track_ids: tf.Tensor) -> dict[str, tf.Tensor]:
+        indices, known, weights = self._query(seed_track_ids)
+        if self.kind == "word2vec":
+            values, top = self._embedding_top_k(indices, known, weights)
+        else:
+            values, top = self._sparse_top_k(indices, known, weights)
+        real = top >= 0
         padding = self.k - tf.shape(values)[1]  # a catalog smaller than K + n: pad to K columns
-        values = tf.pad(values, [[0, 0], [0, padding]])
-        top = tf.pad(top, [[0, 0], [0, padding]])
+        values = tf.pad(tf.where(real, values, 0.0), [[0, 0], [0, padding]])
         real = tf.pad(real, [[0, 0], [0, padding]])
+        top = tf.pad(tf.maximum(top, 0), [[0, 0], [0, padding]])
         track_ids = tf.where(real, self.track_id(top + 1), tf.constant(""))
-        return {"track_ids": track_ids, "scores": tf.where(real, values, tf.zeros_like(values))}
+        return {"track_ids": track_ids, "scores": values}
+
+
+def _is_member(values: tf.Tensor, sorted_keys: tf.Tensor) -> tf.Tensor:
+    """Whether each of ``values`` (any shape) is in the ascending 1-D ``sorted_keys``."""
+    flat = tf.reshape(values, [-1])
+    position = tf.searchsorted(sorted_keys, flat)  # 0 .. len(sorted_keys)
+    padded = tf.concat([sorted_keys, tf.constant([-1], tf.int64)], axis=0)  # -1: never a key
+    return tf.reshape(tf.equal(tf.gather(padded, position), flat), tf.shape(values))
 
 
 def build_serving_model(
