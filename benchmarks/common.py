@@ -18,33 +18,48 @@ PROJECT = Path(__file__).resolve().parents[1]
 WORKDIR = PROJECT / "benchmarks" / ".work"
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 
-# Shaped like the real file: 15.9 k users, ~232 k playlists, ~12.9 M rows, heavy tails.
-FULL_SIZE = {
-    "seed": 7,
-    "n_users": 15_900,
-    "n_playlists": 232_000,
-    "n_artists": 290_000,
-    "tracks_per_artist_max": 200,
-    "median_playlist_length": 24.5,
-    "playlist_length_sigma": 1.3,
-    "max_playlist_length": 8_000,
+# Generator settings for files shaped like the real one (12.9 M rows, 15.9 k users, heavy tails).
+SHAPES = {
+    # The real file's playlist and track counts: ~157 k playlists, ~1 M distinct tracks
+    # (12.45 M rows, 1.03 M tracks, 889 k of them in the training split).
+    "real": {
+        "seed": 7,
+        "n_users": 16_000,
+        "n_playlists": 157_000,
+        "n_artists": 290_000,
+        "median_playlist_length": 40,
+        "max_playlist_length": 5_000,
+    },
+    # More, shorter playlists over fewer tracks: ~232 k playlists, 12.8 M rows.
+    "many_playlists": {
+        "seed": 7,
+        "n_users": 15_900,
+        "n_playlists": 232_000,
+        "n_artists": 290_000,
+        "tracks_per_artist_max": 200,
+        "median_playlist_length": 24.5,
+        "playlist_length_sigma": 1.3,
+        "max_playlist_length": 8_000,
+    },
 }
+FULL_SIZE = SHAPES["many_playlists"]
 
 ENVIRONMENT = dict(
     os.environ, KEDRO_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_DISABLE_TELEMETRY="true"
 )
 
 
-def generated_file(scale: float, workdir: Path = WORKDIR) -> Path:
-    """A demo file ``scale`` times the real file's size, generated once and cached."""
+def generated_file(scale: float, workdir: Path = WORKDIR, shape: str = "many_playlists") -> Path:
+    """A demo file of the given shape, ``scale`` times its full size, generated once and cached."""
+    settings = SHAPES[shape]
     fingerprint = hashlib.sha1(
-        json.dumps([FULL_SIZE, scale, DEMO_GENERATOR_VERSION]).encode()
+        json.dumps([settings, scale, DEMO_GENERATOR_VERSION]).encode()
     ).hexdigest()[:8]
     path = workdir / f"spotify_like_{scale:g}_{fingerprint}.csv"
     if path.exists():
         return path
     workdir.mkdir(parents=True, exist_ok=True)
-    params = dict(FULL_SIZE)
+    params = dict(settings)
     params["n_playlists"] = int(params["n_playlists"] * scale)
     params["n_users"] = max(1, int(params["n_users"] * scale))
     params["n_artists"] = max(100, int(params["n_artists"] * scale))
@@ -86,3 +101,23 @@ def kedro_run(project: Path, *arguments: str) -> None:
         raise RuntimeError(
             f"kedro run failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-5000:]}"
         )
+
+
+def kedro_profiled(project: Path, arguments: list[str], log: Path) -> dict:
+    """Runs ``kedro run <arguments>`` in ``project``; its wall time and run profile."""
+    started = time.perf_counter()
+    with log.open("w") as output:
+        completed = subprocess.run(
+            [str(Path(sys.executable).parent / "kedro"), "run", *arguments],
+            cwd=project,
+            env=ENVIRONMENT | {"COLUMNS": "200"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    wall = time.perf_counter() - started
+    if completed.returncode:
+        raise RuntimeError(f"kedro run {' '.join(arguments)} failed; see {log}")
+    profiles = sorted(project.glob("mlruns/*/*/artifacts/run_profile.json"), key=os.path.getmtime)
+    profile = json.loads(profiles[-1].read_text())
+    return {"wall": wall, "profile": profile}

@@ -64,6 +64,20 @@ w2v_tuned_sg_inout:
     seed: 1
     workers: 2
     scoring: in_out
+
+# The reference's tutorial row is min_count 3, which the default sweep leaves out.
+w2v_tutorial_cbow_mc3:
+  word2vec:
+    sg: 0
+    vector_size: 48
+    window: 10
+    epochs: 30
+    negative: 5
+    ns_exponent: 0.75
+    sample: 0.001
+    min_count: 3
+    seed: 1
+    workers: 2
 """
 
 
