@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music_recsys.datasets.sagemaker_archive import MODEL_VERSION, extract_archive
+from music_recsys.package_format import MODEL_VERSION, extract_archive
 
 ARRAYS = "arrays"
 _MEMO = "checksums.json"

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from music_recsys import package_cache
-from music_recsys.datasets.sagemaker_archive import MODEL_VERSION, read_catalog
+from music_recsys.package_format import MODEL_VERSION, read_catalog
 
 SEPARATOR = "|||"
 
@@ -56,8 +56,7 @@ def suggestions(seed: str, catalog: list[str], n: int = 3) -> list[str]:
     """
     from rapidfuzz import fuzz, process, utils  # noqa: PLC0415
 
-    artist = seed.split(SEPARATOR, 1)[0].strip().lower()
-    prefix = artist + SEPARATOR
+    prefix = seed.split(SEPARATOR, 1)[0].strip().lower() + SEPARATOR
     same_artist = [track for track in catalog if track[: len(prefix)].lower() == prefix]
     pool = same_artist or catalog
     matches = process.extract(
@@ -97,12 +96,24 @@ def _served_model_answer(folder: Path, seeds: list[str]) -> dict:
     return answer
 
 
-def _arrays_answer(folder: Path, catalog: list[str], seeds: list[str], metadata: dict) -> dict:
+def catalog_positions(catalog: list[str], seeds: list[str]) -> dict[str, int]:
+    """Where each seed the catalog knows stands in it: one pass over the catalog, cheaper than
+    a lookup table of a million tracks built for a handful of seeds."""
+    wanted = set(seeds)
+    return {track: i for i, track in enumerate(catalog) if track in wanted}
+
+
+def _arrays_answer(
+    folder: Path, catalog: list[str], seeds: list[str], positions: dict[str, int], metadata: dict
+) -> dict:
     """The same ranking from the package's arrays (see :mod:`music_recsys.package_cache`)."""
+    import numpy as np  # noqa: PLC0415
+
     from music_recsys.pipelines.data_science.recommenders import Query  # noqa: PLC0415
 
     model = package_cache.recommender(folder, catalog)
-    query = Query.of(model.index.lookup(seeds), float(metadata.get("query_decay", 1.0)))
+    indices = np.array([positions[s] for s in seeds if s in positions], dtype=np.int64)
+    query = Query.of(indices, float(metadata.get("query_decay", 1.0)))
     top, scores, _ = model.rank([query], metadata["k"])
     real = top[0] >= 0
     return {
@@ -143,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder = package_cache.extracted(args.model) if args.model.is_file() else args.model
     catalog = read_catalog(folder)
-    known = set(catalog)
+    positions = catalog_positions(catalog, seeds)
     for seed in seeds:
-        if catalog and seed not in known:
+        if catalog and seed not in positions:
             close = suggestions(seed, catalog)
             hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
             print(f"Unknown track {seed!r}: left out of the request.{hint}", file=sys.stderr)  # noqa: T201
@@ -156,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.serving_model or not answerable:
         prediction = _served_model_answer(folder, seeds)
     else:
-        prediction = _arrays_answer(folder, catalog, seeds, metadata)
+        prediction = _arrays_answer(folder, catalog, seeds, positions, metadata)
     track_ids, scores = prediction["track_ids"][:k], prediction["scores"][:k]
-    if catalog and not (set(seeds) & known):
+    if catalog and not positions:
         print("No seed is in the catalog: these are the most popular tracks.", file=sys.stderr)  # noqa: T201
     print(_table(track_ids, scores))  # noqa: T201
     return 0

@@ -22,12 +22,26 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
+from music_recsys.package_format import (
+    GZIP_LEVEL,
+    MODEL_VERSION,
+    extract_archive,
+    read_catalog,
+    read_metadata,
+)
+
 from .atomic import atomic_write
 
-MODEL_VERSION = "1"
-# gzip's fastest level: the arrays of a full-size model barely compress (level 9, tarfile's
-# default, wrote a 2.9 GB package at 14 MB a minute and saved a few per cent).
-GZIP_LEVEL = 1
+__all__ = [
+    "MODEL_VERSION",
+    "ModelArchive",
+    "ModelPackage",
+    "SageMakerModelArchiveDataset",
+    "export_saved_model",
+    "extract_archive",
+    "read_catalog",
+    "read_metadata",
+]
 
 
 def export_saved_model(model: Any, path: Path, input_signature: list) -> None:
@@ -50,27 +64,6 @@ def export_saved_model(model: Any, path: Path, input_signature: list) -> None:
     # — under ``.variables`` of the loaded SavedModel, as model.export would list them.
     archive.add_variable_collection("variables", [v.value for v in model.variables])
     archive.write_out(str(path), verbose=False)
-
-
-def read_metadata(archive: Path) -> dict:
-    """``metadata.json`` of a package, read without extracting the rest."""
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:  # written first, so this stops at once
-            if member.name == "metadata.json":
-                return json.loads(tar.extractfile(member).read().decode("utf-8"))
-    raise ValueError(f"'{archive}' has no metadata.json: is it a music_recsys package?")
-
-
-def extract_archive(archive: Path, folder: Path) -> None:
-    """Unpack a model.tar.gz into ``folder`` (refusing members that would land outside it)."""
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(folder, filter="data")
-
-
-def read_catalog(root: Path) -> list[str]:
-    """The track ids in an extracted package's ``catalog.txt``; empty if it has none."""
-    path = root / "catalog.txt"
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 @dataclass
