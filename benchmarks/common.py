@@ -30,6 +30,15 @@ SHAPES = {
         "median_playlist_length": 40,
         "max_playlist_length": 5_000,
     },
+    # Twice the tracks: 161 k playlists over ~2 M distinct tracks.
+    "many_tracks": {
+        "seed": 7,
+        "n_users": 16_000,
+        "n_playlists": 161_000,
+        "n_artists": 620_000,
+        "median_playlist_length": 40,
+        "max_playlist_length": 5_000,
+    },
     # More, shorter playlists over fewer tracks: ~232 k playlists, 12.8 M rows.
     "many_playlists": {
         "seed": 7,

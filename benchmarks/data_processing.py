@@ -1,8 +1,9 @@
 """Benchmark: the data_processing pipeline on files the real one's size, beside simpler readers.
 
 For each shape (``benchmarks/common.py``: ``real`` — 12.4 M rows, 157 k playlists, ~1 M
-tracks — and ``many_playlists`` — 12.8 M rows, 232 k shorter playlists), it generates a file
-once (cached in ``benchmarks/.work/``) and measures, each in a fresh process:
+tracks; ``many_tracks`` — 12.9 M rows over twice the tracks; ``many_playlists`` — 12.8 M rows,
+232 k shorter playlists), it generates a file once (cached in ``benchmarks/.work/``) and
+measures, each in a fresh process:
 
 - ``kedro run --pipelines data_processing`` on it, the whole process (in a scratch copy of the
   project, so the project's data/ and mlflow.db are left alone), with its slowest nodes from
@@ -12,7 +13,7 @@ once (cached in ``benchmarks/.work/``) and measures, each in a fresh process:
   rows it gets wrong.
 
 Usage (from the project root, after `make setup`):
-    .venv/bin/python benchmarks/data_processing.py [--shapes real many_playlists] [--rows-scale 1.0]
+    .venv/bin/python benchmarks/data_processing.py [--shapes real ...] [--rows-scale 1.0]
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def measure(body: str, cwd: Path, after: str = "") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", nargs="+", default=["real", "many_playlists"], choices=SHAPES)
+    parser.add_argument(
+        "--shapes", nargs="+", default=["real", "many_tracks", "many_playlists"], choices=SHAPES
+    )
     parser.add_argument("--rows-scale", type=float, default=1.0, help="fraction of full size")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     args = parser.parse_args()

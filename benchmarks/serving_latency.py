@@ -136,15 +136,22 @@ def main() -> None:
             )
             serve = tf.saved_model.load(folder).signatures["serving_default"]
             for shape, requests in shapes.items():
-                served, ranked, floors = [], [], []
-                for seeds in requests:
-                    tensor = tf.constant([seeds])
-                    query = Query.of(model.index.lookup(seeds), 1.0)
-                    serve(seed_track_ids=tensor)  # warm
-                    for _ in range(args.repeats):
-                        served.append(_timed(lambda t=tensor, f=serve: f(seed_track_ids=t)))
-                        ranked.append(_timed(lambda q=query, m=model: m.rank([q], K)))
-                    floors.append(floor_bytes(model, query) / bandwidth)
+                # One side at a time: numpy's BLAS threads spin for a while after a call and
+                # would slow TensorFlow's next one if the two alternated.
+                tensors = [tf.constant([seeds]) for seeds in requests]
+                queries = [Query.of(model.index.lookup(seeds), 1.0) for seeds in requests]
+                serve(seed_track_ids=tensors[0])  # warm
+                served = [
+                    _timed(lambda t=tensor, f=serve: f(seed_track_ids=t))
+                    for tensor in tensors
+                    for _ in range(args.repeats)
+                ]
+                ranked = [
+                    _timed(lambda q=query, m=model: m.rank([q], K))
+                    for query in queries
+                    for _ in range(args.repeats)
+                ]
+                floors = [floor_bytes(model, query) / bandwidth for query in queries]
                 s50, s99 = np.percentile(served, [50, 99]) * 1e3
                 r50, r99 = np.percentile(ranked, [50, 99]) * 1e3
                 f50 = float(np.median(floors)) * 1e3

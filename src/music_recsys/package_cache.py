@@ -122,7 +122,7 @@ def recommender(folder: Path, catalog: list[str] | None = None):
 
     The arrays are the serving model's variables (``popularity``; ``graph_indptr``,
     ``graph_indices``, ``graph_values`` for the graph kinds; ``query_vectors``,
-    ``item_vectors``, ``has_vector`` for word2vec), so the ranking is the one the parity
+    ``item_vectors_t``, ``has_vector`` for word2vec), so the ranking is the one the parity
     check compared with the SavedModel's.
     """
     import scipy.sparse as sp  # noqa: PLC0415
@@ -151,7 +151,10 @@ def recommender(folder: Path, catalog: list[str] | None = None):
             index,
             name=name,
             query_vectors=arrays["query_vectors"],
-            item_vectors=arrays["item_vectors"],
+            # [dim, catalog] since the serving model multiplies that way; [catalog, dim] before.
+            item_vectors=arrays["item_vectors_t"].T
+            if "item_vectors_t" in arrays
+            else arrays["item_vectors"],
             has_vector=np.asarray(arrays["has_vector"]),
         )
     raise ValueError(f"Unknown recommender kind {kind!r} in {folder / 'metadata.json'}")

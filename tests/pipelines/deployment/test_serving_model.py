@@ -269,3 +269,36 @@ def test_parity_allows_only_swaps_of_equal_scores():
         compare_rankings(want[:1], scores[:1], [["a", "b", "c", "d"]], [scores[0] * (1 + 1e-6)])[0]
         == []
     )
+
+
+def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
+    """Above a few hundred tracks the served top K ranks only the entries at or above a
+    threshold from a strided sample; ties (here: many equal vectors) still go to the lower
+    index, as in the evaluation."""
+    from music_recsys.pipelines.data_science.recommenders import (  # noqa: PLC0415
+        Embedding,
+        TrackIndex,
+    )
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    vectors = rng.integers(-2, 3, size=(n, 4)).astype(np.float32)  # coarse: many equal scores
+    index = TrackIndex(np.array([f"A|||t{i}" for i in range(n)], dtype=object), np.arange(n, 0, -1))
+    recommender = Embedding(
+        index,
+        query_vectors=vectors,
+        item_vectors=vectors,
+        has_vector=np.ones(n, dtype=bool),
+        scoring="in_out",
+    )
+    frame = pd.DataFrame(
+        {
+            "playlist_id": range(40),
+            "query": [list(index.track_ids[rng.choice(n, size=3)]) for _ in range(40)],
+            "target": "x",
+        }
+    )
+    top = rank_targets(recommender, frame, EvaluationParams(k=(10,))).top
+    expected = [index.track_ids[row[row >= 0]].tolist() for row in top]
+    outputs = served(build_serving_model(recommender, 10, 1.0), [list(q) for q in frame["query"]])
+    assert [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()] == expected

