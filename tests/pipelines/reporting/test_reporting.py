@@ -264,3 +264,14 @@ def test_xmin_is_searched_over_every_small_count_and_fewer_large_ones():
         5,
     ]
     assert find_xmin(counts, params) <= 10  # a pure Zipf sample: the law holds from the start
+
+
+@pytest.mark.parametrize("alpha", [2.1, 3.6])
+def test_a_steep_tail_is_fitted_beyond_powerlaws_default_bound_of_3(alpha):
+    from music_recsys.pipelines.reporting.analysis import fit_power_law  # noqa: PLC0415
+
+    counts = np.random.default_rng(1).zipf(alpha, size=20_000)
+    fit = fit_power_law(counts, PowerLawParams(), xmin=1.0)
+    assert fit.power_law.alpha == pytest.approx(alpha, abs=0.1)
+    with pytest.raises(ValueError, match="alpha_range"):
+        PowerLawParams(alpha_range=(3.0, 2.0))

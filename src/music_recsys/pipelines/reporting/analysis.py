@@ -43,7 +43,12 @@ def fit_power_law(
         warnings.simplefilter("ignore")  # see power_law_summary
         if xmin is None:
             xmin = find_xmin(counts, params)
-        return powerlaw.Fit(counts, discrete=True, xmin=xmin, verbose=False)
+        return powerlaw.Fit(counts, discrete=True, xmin=xmin, verbose=False, **_ranges(params))
+
+
+def _ranges(params: PowerLawParams) -> dict:
+    """powerlaw bounds the exponent to [0, 3] by default, which caps a steeper tail at 3."""
+    return {"parameter_ranges": {"alpha": list(params.alpha_range)}}
 
 
 def xmin_candidates(counts: np.ndarray, params: PowerLawParams) -> np.ndarray:
@@ -71,7 +76,9 @@ def find_xmin(counts: np.ndarray, params: PowerLawParams) -> float:
     if not len(candidates):
         raise ValueError(f"no count up to xmin_max={params.xmin_max} to try as xmin")
     distances = [
-        powerlaw.Fit(counts, discrete=True, xmin=float(value), verbose=False).power_law.D
+        powerlaw.Fit(
+            counts, discrete=True, xmin=float(value), verbose=False, **_ranges(params)
+        ).power_law.D
         for value in candidates
     ]
     return float(candidates[int(np.nanargmin(distances))])
@@ -125,9 +132,10 @@ def _fit_summary(counts: np.ndarray, params: PowerLawParams) -> dict:
 def _verdict(fit: dict) -> str:
     def versus(name: str) -> str:
         ratio, p = fit[f"vs_{name}_R"], fit[f"vs_{name}_p"]
+        article = "an" if name[0] in "aeiou" else "a"
         if p >= 0.1:
-            return f"indistinguishable from a {name} (p = {p:.2f})"
-        return f"{'better' if ratio > 0 else 'worse'} than a {name} (R = {ratio:.1f}, p = {p:.3f})"
+            return f"indistinguishable from {article} {name} (p = {p:.2f})"
+        return f"{'better' if ratio > 0 else 'worse'} than {article} {name} (R = {ratio:.1f}, p = {p:.3f})"
 
     return (
         f"alpha = {fit['alpha']:.2f} ± {fit['sigma']:.2f} above xmin = {fit['xmin']:.0f} "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Params(BaseModel):
@@ -16,6 +16,18 @@ class PowerLawParams(_Params):
     xmin_candidates: int = Field(
         60, ge=2, description="most values tried as xmin (every small count, then log-spaced)"
     )
+    alpha_range: tuple[float, float] = Field(
+        (1.0, 10.0), description="bounds of the fitted exponent (powerlaw's default stops at 3)"
+    )
+
+    @model_validator(mode="after")
+    def _alpha_range_is_a_range(self) -> PowerLawParams:
+        low, high = self.alpha_range
+        if not 1.0 <= low < high:
+            raise ValueError(
+                f"alpha_range must be [low, high] with 1 <= low < high, not {self.alpha_range}"
+            )
+        return self
 
 
 class LatentSpaceParams(_Params):
