@@ -36,8 +36,9 @@ def kedro(project: Path, *arguments: str) -> subprocess.Popen:
 
 def kill_while_writing(
     project: Path, sig: signal.Signals, after: str, timeout: float = 120
-) -> Path:
-    """Runs data_processing and sends ``sig`` as soon as ``after``'s temporary file appears."""
+) -> tuple[Path, int]:
+    """Runs data_processing and sends ``sig`` as soon as ``after``'s temporary file appears;
+    the target's path and the run's exit status."""
     process = kedro(project, "--pipelines", "data_processing", "--params", DEMO)
     target = project / after
     deadline = time.monotonic() + timeout
@@ -49,8 +50,7 @@ def kill_while_writing(
     else:
         process.kill()
         pytest.fail(f"the run never started writing {after}")
-    process.wait(timeout=60)
-    return target
+    return target, process.wait(timeout=60)
 
 
 def assert_complete_or_absent(project: Path) -> None:
@@ -79,8 +79,13 @@ def test_a_run_killed_while_writing_leaves_no_partial_dataset_and_reruns(
 ):
     project = copy_project(tmp_path / "project")
     monkeypatch.chdir(project)
-    target = kill_while_writing(project, sig, after)
-    assert not target.exists()  # the interrupted save never landed under the dataset's name
+    target, status = kill_while_writing(project, sig, after)
+    assert status != 0  # the run stopped
+    if sig == signal.SIGKILL:
+        assert not target.exists()  # the save in flight never landed under the dataset's name
+    # SIGINT reaches Python between bytecodes only: a save already inside DuckDB's writer may
+    # finish, whole and renamed into place, before the interrupt stops the run (seen on a loaded
+    # machine). Either way nothing is half-written under its name.
     assert_complete_or_absent(project)
     rerun = kedro(project, "--pipelines", "data_processing", "--params", DEMO)
     assert rerun.wait(timeout=300) == 0
