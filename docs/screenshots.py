@@ -112,6 +112,7 @@ class Browser:
         for _ in range(3):
             self.call("Runtime.evaluate", expression=CLOSE_POPUPS)
             time.sleep(1)
+        time.sleep(5)  # kedro-viz says where to find its closed hints for 4 s
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
         print(f"wrote {path}")
