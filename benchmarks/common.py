@@ -16,6 +16,8 @@ from music_recsys.demo_data import DEMO_GENERATOR_VERSION, DemoDataParams, gener
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORKDIR = PROJECT / "benchmarks" / ".work"
+# Real data that this repository may not hold (its terms forbid redistribution): where the
+# maintainers keep it, beside the checkout. Scripts take a --file instead where a clone lacks it.
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 
 # Generator settings for files shaped like the real one (12.9 M rows, 15.9 k users, heavy tails).

@@ -1,8 +1,12 @@
 """Benchmark: recommendation quality on real radio playlists, beside the reference figures.
 
 Runs the whole pipeline (data_processing + data_science) in a scratch copy of the project on
-``../shared/data/yes_small_playlists.csv`` (Yes.com radio playlists in real play order) with the
-reference protocol of ``../shared/data/README.md``: playlists with 2+ songs, a random 80/10/10
+the "yes_small" Yes.com radio playlists (real play order; Chen et al., KDD 2012) converted to the
+Spotify file's format. That file is not part of this repository (its terms do not allow
+redistributing it): pass its path with ``--file``; the default is where the project's
+maintainers keep it, ``../shared/data/yes_small_playlists.csv`` beside the checkout. The
+reference protocol and figures come with that copy of the data (its README), from an
+independent script: playlists with 2+ songs, a random 80/10/10
 split by playlist, next-track queries (query = second-to-last song, target = last), the whole
 catalog ranked, the query excluded. The sweep gets one more variant, ``w2v_tuned_sg_inout``,
 found by ``benchmarks/word2vec_tuning.py`` on the validation split (written to the scratch
@@ -16,7 +20,7 @@ The pipeline scores the test split only for the selected candidate and the basel
 touched once); the other word2vec rows are scored here, for the comparison only.
 
 Usage (from the project root, after `make setup`; about 10 minutes):
-    .venv/bin/python benchmarks/quality.py [--file ../shared/data/yes_small_playlists.csv]
+    .venv/bin/python benchmarks/quality.py [--file <yes_small_playlists.csv>]
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from common import SHARED_DATA, WORKDIR, kedro_run, scratch_project
 from music_recsys.pipelines.data_science.nodes import evaluate
 from music_recsys.pipelines.data_science.params import EvaluationParams
 
-# ../shared/data/README.md, "Reference figures on yes_small_playlists.csv".
+# The reference figures that come with the data (its README, "Reference figures on
+# yes_small_playlists.csv"), copied here so that the table can stand beside ours.
 REFERENCE = {
     "most popular": ("most_popular", 0.028, 0.160, 0.010),
     "item co-occurrence (±5 positions)": ("cooccurrence", 0.119, 0.443, 0.042),
@@ -121,6 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", type=Path, default=SHARED_DATA / "yes_small_playlists.csv")
     args = parser.parse_args()
+    if not args.file.is_file():
+        parser.error(
+            f"{args.file} does not exist: pass the yes_small playlists file (not part of this "
+            "repository) with --file"
+        )
 
     project = scratch_project(WORKDIR, "quality")
     (project / "conf/local/parameters_tuned.yml").write_text(TUNED_VARIANT, encoding="utf-8")

@@ -1,7 +1,8 @@
 """Checks against the first 10,000 rows of the real Spotify file, where the checkout has them.
 
-The sample lives in ../shared/data (it may not be redistributed, so it is never copied here); a
-fresh clone without it skips these tests. Tests that must pass everywhere use tests/conftest.py.
+The sample is not part of this repository (it may not be redistributed, so it is never copied
+here); the maintainers keep it in ../shared/data beside the checkout, and a clone without it
+skips these tests. Tests that must pass everywhere use tests/conftest.py.
 """
 
 import csv
