@@ -74,7 +74,7 @@ def _verdict(wall: float, peak: float | None, target: tuple[float, float | None]
     parts.append(
         f"time met ({wall / seconds:.0%} of {seconds:.0f} s)"
         if wall <= seconds
-        else f"time MISSED by {wall - seconds:.0f} s"
+        else f"time MISSED by {wall - seconds:.1f} s ({wall / seconds - 1:.0%})"
     )
     if gigabytes is not None and peak is not None:
         parts.append(
@@ -163,7 +163,7 @@ def print_runs(path: Path, runs: dict[str, dict], membership: dict[str, list[str
     for name, run in runs.items():
         profile = run["profile"]
         print(
-            f"| `{name}` | {run['wall']:.0f} | {_gb(profile['peak_rss_gb'])} | "
+            f"| `{name}` | {run['wall']:.1f} | {_gb(profile['peak_rss_gb'])} | "
             f"{_gb(profile['children_peak_rss_gb'])} | "
             f"{_verdict(run['wall'], profile['peak_rss_gb'], TARGETS[name])} |"
         )
