@@ -6,12 +6,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 # The interpreter: PYTHON= if given (a name on the PATH or a path); else the one .venv was made
-# with, while it is still installed; else the newest supported one on the PATH.
+# with, while it still runs; else the newest supported one that runs. (Each is run, not just
+# looked up: pyenv puts a python3.X on the PATH for every installed version, also for those
+# that are not selected and only print an error.)
 SUPPORTED_PYTHONS := 3.13 3.12 3.11
 VENV_PYTHON := $(shell sed -n 's/^version[_info]* *= *\([0-9]*\.[0-9]*\).*/python\1/p' $(VENV)/pyvenv.cfg 2>/dev/null | head -n 1)
 ifeq ($(origin PYTHON),undefined)
   PYTHON := $(firstword $(foreach v,$(filter $(VENV_PYTHON),$(addprefix python,$(SUPPORTED_PYTHONS))) \
-              $(addprefix python,$(SUPPORTED_PYTHONS)),$(if $(shell command -v $(v) 2>/dev/null),$(v))))
+              $(addprefix python,$(SUPPORTED_PYTHONS)),$(if $(shell $(v) -c 'print(1)' 2>/dev/null),$(v))))
 endif
 PYTHON_VERSION := $(if $(PYTHON),$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null))
 # One stamp per interpreter version: asking for another version rebuilds .venv with it.
