@@ -85,11 +85,11 @@ def _served_model_answer(folder: Path, seeds: list[str]) -> dict:
     """The SavedModel's answer; its variables are cached for the next call (TensorFlow)."""
     import tensorflow as tf  # noqa: PLC0415
 
-    from music_recsys.pipelines.deployment.local_serving import predict  # noqa: PLC0415
+    from music_recsys.pipelines.deployment.local_serving import respond  # noqa: PLC0415
 
-    answer = predict(str(folder / MODEL_VERSION), {"instances": [seeds]})["predictions"][0]
+    model = tf.saved_model.load(str(folder / MODEL_VERSION))  # once: answer, then arrays
+    answer = respond(model, {"instances": [seeds]})["predictions"][0]
     if not package_cache.has_arrays(folder):
-        model = tf.saved_model.load(str(folder / MODEL_VERSION))
         package_cache.save_arrays(
             folder, {v.name.split(":")[0]: v.numpy() for v in model.variables}
         )

@@ -37,15 +37,26 @@ def _seed_lists(body: Any) -> list[list[str]]:
     return seeds
 
 
+def padded_seeds(seeds: list[list[str]]):
+    """Seed lists as the signature's ``[batch, n]`` string tensor, padded with ``""``."""
+    import tensorflow as tf  # noqa: PLC0415 - heavy; only when serving
+
+    width = max([len(s) for s in seeds] + [1])
+    return tf.constant([s + [""] * (width - len(s)) for s in seeds] or [[""]], dtype=tf.string)
+
+
 def predict(saved_model_dir: str, body: Any) -> dict:
     """The response TF Serving would give for ``body`` (see the module doc)."""
     import tensorflow as tf  # noqa: PLC0415 - heavy; only when serving
 
-    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
+    return respond(tf.saved_model.load(saved_model_dir), body)
+
+
+def respond(saved_model: Any, body: Any) -> dict:
+    """:func:`predict` with the SavedModel already loaded (``tf.saved_model.load``)."""
+    serve = saved_model.signatures["serving_default"]
     seeds = _seed_lists(body)
-    width = max([len(s) for s in seeds] + [1])
-    padded = tf.constant([s + [""] * (width - len(s)) for s in seeds] or [[""]], dtype=tf.string)
-    outputs = serve(seed_track_ids=padded)
+    outputs = serve(seed_track_ids=padded_seeds(seeds))
     track_ids = outputs["track_ids"].numpy()[: len(seeds)]
     scores = outputs["scores"].numpy()[: len(seeds)]
     return {

@@ -172,6 +172,8 @@ def check_package(
     """
     import tensorflow as tf  # noqa: PLC0415
 
+    from .local_serving import padded_seeds  # noqa: PLC0415 - TensorFlow, only here
+
     started = time.perf_counter()
     sample = validation_queries.sample(
         n=min(deployment.parity_queries, len(validation_queries)), random_state=deployment.seed
@@ -195,8 +197,7 @@ def check_package(
     served_ids, served_scores = [], []
     for start in range(0, len(seeds), rows):
         part = seeds[start : start + rows]
-        width = max(len(s) for s in part)
-        outputs = serve(seed_track_ids=tf.constant([s + [""] * (width - len(s)) for s in part]))
+        outputs = serve(seed_track_ids=padded_seeds(part))
         served_ids += [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()]
         served_scores += list(outputs["scores"].numpy())
         progress.advance(len(part))
