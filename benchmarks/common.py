@@ -114,6 +114,25 @@ def kedro_run(project: Path, *arguments: str) -> None:
         )
 
 
+def python_result(script: str, cwd: Path, tag: str) -> dict | list:
+    """Runs ``script`` in a fresh Python in ``cwd``; the JSON it prints after ``<tag> ``."""
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    prefix = f"{tag} "
+    for line in completed.stdout.splitlines():
+        if line.startswith(prefix):
+            return json.loads(line[len(prefix) :])
+    raise RuntimeError(
+        f"the script printed no {tag} line:\n{completed.stdout[-3000:]}\n{completed.stderr[-5000:]}"
+    )
+
+
 def kedro_profiled(project: Path, arguments: list[str], log: Path) -> dict:
     """Runs ``kedro run <arguments>`` in ``project``; its wall time and run profile."""
     started = time.perf_counter()

@@ -19,19 +19,16 @@ Usage (from the project root, after `make setup`):
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from common import (
-    ENVIRONMENT,
     SHAPES,
     WORKDIR,
     generated_file,
     kedro_profiled,
+    python_result,
     scratch_project,
 )
 
@@ -79,21 +76,7 @@ if len(ours) == len(frame):
 
 
 def measure(body: str, cwd: Path, after: str = "") -> dict:
-    script = _MEASURE.format(body=body, after=after)
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=cwd,
-        env=ENVIRONMENT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    for line in completed.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(
-        f"measurement failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-5000:]}"
-    )
+    return python_result(_MEASURE.format(body=body, after=after), cwd, "RESULT")
 
 
 def main() -> None:

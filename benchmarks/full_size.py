@@ -31,7 +31,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import ENVIRONMENT, SHAPES, WORKDIR, generated_file, kedro_profiled, scratch_project
+from common import (
+    ENVIRONMENT,
+    SHAPES,
+    WORKDIR,
+    generated_file,
+    kedro_profiled,
+    python_result,
+    scratch_project,
+)
 
 TARGETS = {  # wall seconds, peak GB (None: no target)
     "data_processing (alone)": (60, None),
@@ -52,16 +60,7 @@ print("PIPELINES " + json.dumps({name: [n.name for n in pipelines[name].nodes]
 
 
 def pipeline_membership(project: Path) -> dict[str, list[str]]:
-    completed = subprocess.run(
-        [sys.executable, "-c", _MEMBERSHIP],
-        cwd=project,
-        env=ENVIRONMENT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    line = next(x for x in completed.stdout.splitlines() if x.startswith("PIPELINES "))
-    return json.loads(line[len("PIPELINES ") :])
+    return python_result(_MEMBERSHIP, project, "PIPELINES")
 
 
 def _gb(value: float | None) -> str:
