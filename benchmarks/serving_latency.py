@@ -32,19 +32,26 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common import WORKDIR  # noqa: E402
-from music_recsys.pipelines.data_science.recommenders import (  # noqa: E402
-    Embedding,
-    ItemGraph,
-    Query,
-    TrackIndex,
-)
+from music_recsys.kinds.base import Query, TrackIndex  # noqa: E402
+from music_recsys.kinds.blend import Blend  # noqa: E402
+from music_recsys.kinds.embedding import Embedding  # noqa: E402
+from music_recsys.kinds.item_graph import ItemGraph  # noqa: E402
+from music_recsys.kinds.playlist_knn import PlaylistKnn  # noqa: E402
 from music_recsys.pipelines.deployment.serving_model import (  # noqa: E402
     INPUT_SIGNATURE,
     build_serving_model,
 )
 
 K = 10
-KINDS = ("most_popular", "cooccurrence", "transitions", "w2v_music_sg_inout")
+KINDS = (
+    "most_popular",
+    "cooccurrence",
+    "transitions",
+    "playlist_knn",
+    "ials",
+    "blend",
+    "w2v_music_sg_inout",
+)
 
 
 def bandwidth_bytes_per_second() -> float:
@@ -85,6 +92,14 @@ def floor_bytes(model, query: Query) -> int:
     if isinstance(model, ItemGraph):
         degrees = model.graph.indptr[query.indices + 1] - model.graph.indptr[query.indices]
         return int(8 * degrees.sum() + 16 * len(query.indices))
+    if isinstance(model, PlaylistKnn):
+        # The seeds' playlists, then the nearest playlists' tracks (one index each).
+        degrees = model.by_track.indptr[query.indices + 1] - model.by_track.indptr[query.indices]
+        near = model.similarities([query]).indices
+        lengths = model.playlists.indptr[near + 1] - model.playlists.indptr[near]
+        return int(4 * degrees.sum() + 4 * lengths.sum() + 16 * len(query.indices))
+    if isinstance(model, Blend):
+        return sum(floor_bytes(component, query) for component in model.components)
     return 4 * (K + len(query.indices))
 
 

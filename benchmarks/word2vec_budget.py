@@ -24,8 +24,20 @@ import pandas as pd
 
 from common import WORKDIR
 from music_recsys.duckdb_sql import connection, sql
-from music_recsys.pipelines.data_science.nodes import build_track_index, evaluate, fit_word2vec
-from music_recsys.pipelines.data_science.params import EvaluationParams, Word2VecParams
+from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
+from music_recsys.kinds.word2vec import fit as _fit_word2vec
+from music_recsys.pipelines.data_science.evaluation import evaluate as _evaluate
+from music_recsys.pipelines.data_science.params import EvaluationParams
+from music_recsys.pipelines.data_science.queries import build_track_index
+
+
+def fit_word2vec(rows, index, settings):
+    return _fit_word2vec(rows, index, {"next_track_is_meaningful": True}, settings)
+
+
+def evaluate(model, queries, evaluation):
+    return _evaluate(model, queries, evaluation)[0]
+
 
 MUSIC = {
     "sg": 1, "vector_size": 50, "window": 3, "epochs": 100, "negative": 5, "ns_exponent": -0.5,

@@ -32,14 +32,15 @@ from kedro.config import OmegaConfigLoader
 
 from common import FULL_SIZE, PROJECT
 from music_recsys.demo_data import DemoDataParams, generate_demo_playlists
-from music_recsys.pipelines.data_science.params import Word2VecParams
-from music_recsys.pipelines.data_science.pipeline import word2vec_trainings
-from music_recsys.pipelines.data_science.word2vec import (
+from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
+from music_recsys.kinds.word2vec import trained_by
+from music_recsys.kinds.word2vec.training import (
     PlaylistCorpus,
     stable_hash,
     train_word2vec,
     write_corpus,
 )
+from music_recsys.pipelines.data_science.pipeline import declared_candidates
 
 FULL_TRAIN_WORDS = 12_900_000 * 0.7
 
@@ -87,7 +88,10 @@ def main() -> None:
     parameters = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="local")[
         "parameters"
     ]
-    trainings = word2vec_trainings(str(PROJECT / "conf"))
+    found = declared_candidates(str(PROJECT / "conf"))
+    trainings = {
+        name: trained_by(c, found) for name, c in found.items() if c.kind.name == "word2vec"
+    }
     variants = {
         name: Word2VecParams(**parameters[name]["word2vec"])
         for name in sorted(set(trainings.values()))

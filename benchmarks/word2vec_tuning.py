@@ -19,8 +19,20 @@ import pandas as pd
 
 from common import WORKDIR
 from music_recsys.duckdb_sql import connection
-from music_recsys.pipelines.data_science.nodes import build_queries, evaluate, fit_word2vec
-from music_recsys.pipelines.data_science.params import EvaluationParams, Word2VecParams
+from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
+from music_recsys.kinds.word2vec import fit as _fit_word2vec
+from music_recsys.pipelines.data_science.evaluation import evaluate as _evaluate
+from music_recsys.pipelines.data_science.params import EvaluationParams
+from music_recsys.pipelines.data_science.queries import build_queries
+
+
+def fit_word2vec(rows, index, settings):
+    return _fit_word2vec(rows, index, {"next_track_is_meaningful": True}, settings)
+
+
+def evaluate(model, queries, evaluation):
+    return _evaluate(model, queries, evaluation)[0]
+
 
 BASE = {
     "sg": 1, "vector_size": 50, "window": 3, "epochs": 100, "negative": 5, "ns_exponent": -0.5,

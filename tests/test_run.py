@@ -143,10 +143,12 @@ def test_bad_parameters_fail_before_any_node_runs(project, tmp_path):
     assert not (project / "data/02_intermediate/clean_rows.parquet").exists()
 
 
-def test_a_sweep_without_variants_is_rejected_before_any_node_runs(project):
+def test_a_blend_of_unknown_candidates_is_rejected_before_any_node_runs(project):
     parameters = project / "conf/base/parameters_data_science.yml"
     text = parameters.read_text(encoding="utf-8")
-    parameters.write_text(text.replace("  word2vec:", "  word2vec_disabled:"), encoding="utf-8")
-    with pytest.raises(ValueError, match="sweep has no variant"):
+    parameters.write_text(
+        text.replace("components: [cooccurrence,", "components: [nope,"), encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=r"not candidates: \['nope'\]"):
         run(project, **TINY_DEMO)  # (`--pipelines data_processing` does not build the sweep)
     assert not (project / "data/01_raw/demo/spotify_dataset.csv").exists()

@@ -4,7 +4,7 @@
 remembered by path, size and modification time, so an unchanged archive is not hashed again).
 The first time, the SavedModel's variables are also written there as ``.npy`` files; later
 answers load them memory-mapped and rank with the evaluation's own code
-(:mod:`music_recsys.pipelines.data_science.recommenders`), which the deployment's parity check
+(:mod:`music_recsys.kinds.base`), which the deployment's parity check
 proved to rank as the SavedModel does — without importing TensorFlow (seconds) and reading
 only the parts of the arrays a request touches.
 
@@ -122,39 +122,33 @@ def recommender(folder: Path, catalog: list[str] | None = None):
 
     The arrays are the serving model's variables (``popularity``; ``graph_indptr``,
     ``graph_indices``, ``graph_values`` for the graph kinds; ``query_vectors``,
-    ``item_vectors_t``, ``has_vector`` for word2vec), so the ranking is the one the parity
-    check compared with the SavedModel's.
+    ``item_vectors_t``, ``has_vector`` for word2vec; each kind's ``from_arrays`` reads its
+    own), so the ranking is the one the parity check compared with the SavedModel's.
     """
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    from music_recsys.pipelines.data_science import recommenders as r  # noqa: PLC0415
+    from music_recsys.kinds import kind as kind_named  # noqa: PLC0415
+    from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
 
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     arrays = load_arrays(folder)
     if catalog is None:
         catalog = (folder / "catalog.txt").read_text(encoding="utf-8").splitlines()
     track_ids = np.array(catalog, dtype=object)
-    index = r.TrackIndex(track_ids, np.asarray(arrays["popularity"]).astype(np.int64))
+    index = TrackIndex(track_ids, np.asarray(arrays["popularity"]).astype(np.int64))
     kind, name = metadata["kind"], metadata.get("candidate", metadata["kind"])
-    if kind == "most_popular":
-        return r.MostPopular(index, name=name)
-    if kind in ("cooccurrence", "transitions"):
-        n = len(track_ids)
-        graph = sp.csr_matrix(
-            (arrays["graph_values"], arrays["graph_indices"], arrays["graph_indptr"]),
-            shape=(n, n),
+    try:
+        rebuild = kind_named(kind).from_arrays
+    except KeyError:
+        rebuild = None
+    if rebuild is None:
+        raise ValueError(
+            f"Recommender kind {kind!r} in {folder / 'metadata.json'} is not rebuilt from arrays"
         )
-        model = r.Cooccurrence if kind == "cooccurrence" else r.Transitions
-        return model(index, name=name, graph=graph)
-    if kind == "word2vec":
-        return r.Embedding(
-            index,
-            name=name,
-            query_vectors=arrays["query_vectors"],
-            # [dim, catalog] since the serving model multiplies that way; [catalog, dim] before.
-            item_vectors=arrays["item_vectors_t"].T
-            if "item_vectors_t" in arrays
-            else arrays["item_vectors"],
-            has_vector=np.asarray(arrays["has_vector"]),
-        )
-    raise ValueError(f"Unknown recommender kind {kind!r} in {folder / 'metadata.json'}")
+    return rebuild(index, arrays, name)
+
+
+def rebuilds_from_arrays(kind: str) -> bool:
+    """Whether a package of this kind can answer from its cached arrays (else: the SavedModel)."""
+    from music_recsys.kinds import registry  # noqa: PLC0415
+
+    found = registry().get(kind)
+    return found is not None and found.from_arrays is not None

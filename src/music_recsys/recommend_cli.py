@@ -109,7 +109,7 @@ def _arrays_answer(
     """The same ranking from the package's arrays (see :mod:`music_recsys.package_cache`)."""
     import numpy as np  # noqa: PLC0415
 
-    from music_recsys.pipelines.data_science.recommenders import Query  # noqa: PLC0415
+    from music_recsys.kinds.base import Query  # noqa: PLC0415
 
     model = package_cache.recommender(folder, catalog)
     indices = np.array([positions[s] for s in seeds if s in positions], dtype=np.int64)
@@ -163,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     k = min(args.k, metadata["k"])
     # The arrays answer for packages that say what they hold (kind, catalog) once cached.
-    answerable = catalog and "kind" in metadata and package_cache.has_arrays(folder)
+    answerable = (
+        catalog
+        and "kind" in metadata
+        and package_cache.rebuilds_from_arrays(metadata["kind"])
+        and package_cache.has_arrays(folder)
+    )
     if args.serving_model or not answerable:
         prediction = _served_model_answer(folder, seeds)
     else:

@@ -7,30 +7,27 @@ import pytest
 import yaml
 
 from music_recsys.duckdb_sql import relation
+from music_recsys.kinds import cooccurrence, most_popular, transitions, word2vec
+from music_recsys.kinds.cooccurrence import CooccurrenceSettings as CooccurrenceParams
+from music_recsys.kinds.training_rows import pair_graph as _pair_graph
+from music_recsys.kinds.transitions import TransitionSettings as TransitionParams
+from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
+from music_recsys.kinds.word2vec.training import PlaylistCorpus
+from music_recsys.pipelines.data_science.evaluation import evaluate as _evaluate
+from music_recsys.pipelines.data_science.evaluation import rank_targets
 from music_recsys.pipelines.data_science.mlflow_model import RecommenderModel
-from music_recsys.pipelines.data_science.nodes import (
-    _pair_graph,
+from music_recsys.pipelines.data_science.params import EvaluationParams
+from music_recsys.pipelines.data_science.queries import (
     build_queries,
-    build_results_table,
     build_track_index,
     choose_protocol,
+)
+from music_recsys.pipelines.data_science.selection import (
+    build_results_table,
     collect_mlflow_metrics,
-    evaluate,
     evaluate_on_test,
-    fit_cooccurrence,
-    fit_most_popular,
-    fit_transitions,
-    fit_word2vec,
-    rank_targets,
     select_candidate,
 )
-from music_recsys.pipelines.data_science.params import (
-    CooccurrenceParams,
-    EvaluationParams,
-    TransitionParams,
-    Word2VecParams,
-)
-from music_recsys.pipelines.data_science.word2vec import PlaylistCorpus
 from tests.conftest import PROJECT_ROOT
 
 
@@ -44,6 +41,39 @@ def playlists(*tracks_per_playlist: str) -> pd.DataFrame:
         ],
         columns=["playlist_id", "position", "track_id"],
     )
+
+
+ORDERED = {"next_track_is_meaningful": True}
+KINDS = {
+    name: {"kind": kind, "simplicity": simplicity, "baseline": baseline, "needs_play_order": order}
+    for name, kind, simplicity, baseline, order in [
+        ("most_popular", "most_popular", 0, True, False),
+        ("transitions", "transitions", 1, True, True),
+        ("cooccurrence", "cooccurrence", 2, True, False),
+        ("w2v_x", "word2vec", 5, False, False),
+        ("w2v_y", "word2vec", 5, False, False),
+    ]
+}
+
+
+def fit_most_popular(index):
+    return most_popular.fit(None, index, ORDERED, most_popular.MostPopularSettings())
+
+
+def fit_cooccurrence(rows, index, settings, report=ORDERED):
+    return cooccurrence.fit(rows, index, report, settings)
+
+
+def fit_transitions(rows, index, settings):
+    return transitions.fit(rows, index, ORDERED, settings)
+
+
+def fit_word2vec(rows, index, settings, report=ORDERED):
+    return word2vec.fit(rows, index, report, settings)
+
+
+def evaluate(model, queries, evaluation):
+    return _evaluate(model, queries, evaluation)[0]
 
 
 TRAIN = playlists("a b c", "a b d", "b c", "a b", "e a b")
@@ -141,7 +171,7 @@ def test_baselines_recommend_the_obvious(track_index):
         fit_cooccurrence(relation(TRAIN), track_index, CooccurrenceParams(window=1))[0],
         fit_transitions(relation(TRAIN), track_index, TransitionParams())[0],
     ):
-        top, _, ranks, _, _ = rank_targets(model, queries, EvaluationParams())
+        top, _, ranks, *_ = rank_targets(model, queries, EvaluationParams())
         assert ranks.tolist() == [0.0], model.kind
         assert "X|||a" not in track_index["track_id"].to_numpy()[top[0][top[0] >= 0]]
 
@@ -221,30 +251,67 @@ def test_evaluate_reports_every_metric(track_index):
     } <= set(result)
 
 
-def _metrics(value):
-    return {"hit_rate_at_10": value, "ndcg_at_10": value / 2}
+def _validation(hits: dict[str, list[int]]) -> dict:
+    """Validation inputs of select_candidate from per-query hits (1: target in the top 10)."""
+    found = {}
+    for name, row in hits.items():
+        values = np.array(row, dtype=float)
+        found[f"{name}__metrics"] = {
+            "hit_rate_at_10": values.mean(),
+            "hit_rate_at_10_se": np.std(values, ddof=1) / np.sqrt(len(values)),
+        }
+        found[f"{name}__ranks"] = pd.DataFrame(
+            {
+                "playlist_id": range(len(row)),
+                "rank": np.where(values > 0, 0.0, np.inf),
+                "counted": True,
+            }
+        )
+    return found
 
 
-def test_a_baseline_that_wins_is_selected_and_the_report_says_so():
-    selection = select_candidate(
-        EvaluationParams(),
-        cooccurrence=_metrics(0.2),
-        most_popular=_metrics(0.05),
-        w2v_x=_metrics(0.15),
-    )
+def select(hits, order=ORDERED):
+    return select_candidate(EvaluationParams(), order, KINDS, **_validation(hits))
+
+
+def test_a_learned_model_ahead_by_less_than_one_paired_se_loses_to_the_simpler_one():
+    # w2v_x hits 2 queries more and 1 less of 40: a lead of 0.025, paired SE about 0.044.
+    base = [1, 0] * 20
+    better = list(base)
+    better[1] = better[3] = 1
+    better[0] = 0
+    selection = select({"cooccurrence": base, "w2v_x": better, "most_popular": [0] * 40})
     assert selection["selected"] == "cooccurrence" and selection["is_baseline"]
-    assert "baseline" in selection["explanation"] and "w2v_x" in selection["explanation"]
+    assert selection["best_on_validation"] == "w2v_x"
+    assert selection["rule"] == "simpler within one paired SE"
+    assert "within one paired standard error" in selection["explanation"]
 
 
-def test_ties_go_to_the_baseline_and_word2vec_wins_when_better():
-    evaluation = EvaluationParams()
+def test_a_learned_model_ahead_by_more_than_one_paired_se_is_selected():
+    base = [1, 0] * 20
+    better = [1] * 30 + [0] * 10
+    selection = select({"cooccurrence": base, "w2v_x": better, "most_popular": [0] * 40})
+    assert selection["selected"] == "w2v_x" and not selection["is_baseline"]
+    assert selection["rule"] == "best on validation"
+    ranking = {row["candidate"]: row for row in selection["validation_ranking"]}
+    assert ranking["cooccurrence"]["paired_se_vs_selected"] > 0
+    assert ranking["w2v_x"]["standard_error"] == pytest.approx(np.std(better, ddof=1) / np.sqrt(40))
+
+
+def test_equal_scores_go_to_the_simpler_candidate():
+    hits = [1, 0, 0, 1] * 10
+    assert select({"w2v_x": hits, "cooccurrence": hits})["selected"] == "cooccurrence"
+    assert select({"w2v_y": hits, "w2v_x": hits})["selected"] == "w2v_x"  # then by name
+
+
+def test_order_readers_sit_out_when_rows_are_sorted_by_title():
+    hits = {"transitions": [1] * 40, "cooccurrence": [1, 0] * 20}
+    assert select(hits)["selected"] == "transitions"
+    selection = select(hits, {"next_track_is_meaningful": False})
+    assert selection["selected"] == "cooccurrence"
     assert (
-        select_candidate(evaluation, w2v_x=_metrics(0.2), transitions=_metrics(0.2))["selected"]
-        == "transitions"
-    )
-    assert (
-        select_candidate(evaluation, w2v_x=_metrics(0.3), transitions=_metrics(0.2))["selected"]
-        == "w2v_x"
+        "transitions" in selection["left_out"]
+        and "Sat out: transitions" in selection["explanation"]
     )
 
 
@@ -266,14 +333,18 @@ def test_test_split_scores_the_selected_candidate_and_every_baseline_once(track_
         return load
 
     selected, results = evaluate_on_test(
-        {"selected": "w2v_x"}, queries, EvaluationParams(), **{n: loader(n) for n in models}
+        {"selected": "w2v_x"},
+        queries,
+        EvaluationParams(),
+        baselines=("most_popular", "transitions"),
+        **{n: loader(n) for n in models},
     )
     assert list(results) == ["w2v_x", "most_popular", "transitions"]
     assert loaded == ["w2v_x", "most_popular", "transitions"]  # never the unused variant
     assert selected.name == "w2v_x"
     table = build_results_table(
         {"selected": "w2v_x", "metric": "hit_rate_at_10"}, results, {"protocol": "next_track"},
-        w2v_x__validation=results["w2v_x"], w2v_x__training={"fit_seconds": 2.5},
+        KINDS, w2v_x__validation=results["w2v_x"], w2v_x__training={"fit_seconds": 2.5},
         most_popular__validation=results["most_popular"],
     )  # fmt: skip
     assert set(table["split"]) == {"validation", "test"}
@@ -281,7 +352,7 @@ def test_test_split_scores_the_selected_candidate_and_every_baseline_once(track_
     assert table.loc[table["candidate"] == "w2v_x", "fit_seconds"].tolist() == [2.5, 2.5]
     assert (table["evaluation_seconds"] >= 0).all()
     metrics = collect_mlflow_metrics(
-        {"selected": "w2v_x", "metric": "hit_rate_at_10", "value": 0.5},
+        {"selected": "w2v_x", "metric": "hit_rate_at_10", "value": 0.5, "standard_error": 0.1},
         results,
         w2v_x__validation={"a": 1.0, "b": "x"},
     )
@@ -380,8 +451,8 @@ def test_pair_graph_matches_counting_every_pair_by_hand():
 
 
 def test_queries_are_ranked_in_batches_within_the_memory_budget(track_index, caplog):
-    from music_recsys.pipelines.data_science.nodes import batches  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.recommenders import Query  # noqa: PLC0415
+    from music_recsys.kinds.base import Query  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.evaluation import batches  # noqa: PLC0415
 
     queries = [Query.of(np.array([i % 3]), 1.0) for i in range(10)]
     parts = list(batches(queries, lambda q: 40, budget_bytes=100))
@@ -426,9 +497,10 @@ def test_a_time_budget_cuts_epochs_and_says_so(caplog):
 def test_variants_that_differ_only_in_scoring_share_one_training(tmp_path):
     from kedro.pipeline import Pipeline  # noqa: PLC0415
 
+    from music_recsys.kinds.word2vec import trained_by  # noqa: PLC0415
     from music_recsys.pipelines.data_science.pipeline import (  # noqa: PLC0415
-        _word2vec,
-        word2vec_trainings,
+        _candidate,
+        declared_candidates,
     )
 
     conf = tmp_path / "conf"
@@ -440,34 +512,39 @@ def test_variants_that_differ_only_in_scoring_share_one_training(tmp_path):
                 "sg_cos": {"word2vec": {"sg": 1, "window": 3}},
                 "sg_inout": {"word2vec": {"sg": 1, "window": 3, "scoring": "in_out"}},
                 "sg_wide": {"word2vec": {"sg": 1, "window": 10, "scoring": "in_out"}},
+                "knn": {"playlist_knn": {"neighbours": 5}},
+                "not_a_candidate": {"window": 3},
             }
         )
     )
-    trainings = word2vec_trainings(str(conf))
+    found = declared_candidates(str(conf))
+    assert sorted(found) == ["knn", "sg_cos", "sg_inout", "sg_wide"]
+    trainings = {n: trained_by(c, found) for n, c in found.items() if c.kind.name == "word2vec"}
     assert trainings == {"sg_cos": "sg_cos", "sg_inout": "sg_cos", "sg_wide": "sg_wide"}
-    pipeline = sum((_word2vec(n, t) for n, t in trainings.items()), Pipeline([]))
+    pipeline = sum((_candidate(c, found) for c in found.values()), Pipeline([]))
     train_nodes = sorted(n.name for n in pipeline.nodes if n.name.endswith("train_node"))
     assert train_nodes == ["sg_cos.train_node", "sg_wide.train_node"]
     assert "sg_cos.word_vectors" in pipeline.only_nodes("sg_inout.fit_node").inputs()
+    assert "params:knn.playlist_knn" in pipeline.only_nodes("knn.fit_node").inputs()
 
 
 def test_a_shared_training_is_scored_both_ways_and_retrains_if_settings_diverge(caplog):
-    from music_recsys.pipelines.data_science.nodes import (  # noqa: PLC0415
+    from music_recsys.kinds.word2vec import (  # noqa: PLC0415
         train_word_vectors,
         word2vec_recommender,
     )
 
     rows = relation(playlists(*["a b c d", "b c e"] * 10))
     index = build_track_index(rows)
-    vectors, training = train_word_vectors(rows, index, Word2VecParams(**W2V))
-    cosine, _ = word2vec_recommender(vectors, training, rows, index, Word2VecParams(**W2V))
+    vectors, training = train_word_vectors(rows, index, ORDERED, Word2VecParams(**W2V))
+    cosine, _ = word2vec_recommender(vectors, training, rows, index, ORDERED, Word2VecParams(**W2V))
     in_out, stats = word2vec_recommender(
-        vectors, training, rows, index, Word2VecParams(**W2V, scoring="in_out"), "b", "a"
+        vectors, training, rows, index, ORDERED, Word2VecParams(**W2V, scoring="in_out"), "b", "a"
     )
     np.testing.assert_array_equal(in_out.query_vectors, vectors.input_vectors)
     np.testing.assert_array_equal(in_out.item_vectors, vectors.output_vectors)
     assert np.allclose(np.linalg.norm(cosine.item_vectors, axis=1), 1.0)
     assert stats["training_shared_with"] == "a" and stats["fit_seconds"] >= training["fit_seconds"]
     changed = Word2VecParams(**(W2V | {"window": 1}), scoring="in_out")
-    _, stats = word2vec_recommender(vectors, training, rows, index, changed, "b", "a")
+    _, stats = word2vec_recommender(vectors, training, rows, index, ORDERED, changed, "b", "a")
     assert "training_shared_with" not in stats and "training separately" in caplog.text

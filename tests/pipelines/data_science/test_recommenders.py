@@ -2,15 +2,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from music_recsys.pipelines.data_science.recommenders import (
-    EXCLUDED,
-    Cooccurrence,
-    Embedding,
-    MostPopular,
-    Query,
-    TrackIndex,
-    top_k,
-)
+from music_recsys.kinds.base import EXCLUDED, Query, TrackIndex, top_k
+from music_recsys.kinds.cooccurrence import Cooccurrence
+from music_recsys.kinds.embedding import Embedding
+from music_recsys.kinds.most_popular import MostPopular
 
 
 @pytest.fixture

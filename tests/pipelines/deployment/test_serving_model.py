@@ -13,21 +13,19 @@ tf = pytest.importorskip("tensorflow")
 
 from music_recsys.datasets import ModelPackage, SageMakerModelArchiveDataset  # noqa: E402
 from music_recsys.duckdb_sql import relation  # noqa: E402
-from music_recsys.pipelines.data_science.nodes import (  # noqa: E402
-    build_track_index,
-    fit_cooccurrence,
-    fit_most_popular,
-    fit_transitions,
-    fit_word2vec,
-    rank_targets,
+from music_recsys.kinds import (  # noqa: E402  # noqa: E402
+    blend,
+    cooccurrence,
+    ials,
+    most_popular,
+    playlist_knn,
+    transitions,
+    word2vec,
 )
-from music_recsys.pipelines.data_science.params import (  # noqa: E402
-    CooccurrenceParams,
-    EvaluationParams,
-    TransitionParams,
-    Word2VecParams,
-)
-from music_recsys.pipelines.data_science.recommenders import Query  # noqa: E402
+from music_recsys.kinds.base import Query  # noqa: E402
+from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: E402
+from music_recsys.pipelines.data_science.params import EvaluationParams  # noqa: E402
+from music_recsys.pipelines.data_science.queries import build_track_index  # noqa: E402
 from music_recsys.pipelines.deployment.local_serving import predict  # noqa: E402
 from music_recsys.pipelines.deployment.serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: E402
 
@@ -45,17 +43,51 @@ ROWS = pd.DataFrame(
 W2V = {"sg": 1, "vector_size": 8, "window": 3, "epochs": 3, "min_count": 2, "workers": 1, "seed": 1}
 
 
+ORDERED = {"next_track_is_meaningful": True}
+KINDS = [
+    "most_popular",
+    "cooccurrence",
+    "transitions",
+    "cosine",
+    "in_out",
+    "knn",
+    "knn_jaccard_sampled",
+    "knn_idf",
+    "ials",
+    "blend",
+]
+
+
 @pytest.fixture(scope="module")
 def models():
     rows = relation(ROWS)
     index = build_track_index(rows)
-    return {
-        "most_popular": fit_most_popular(index)[0],
-        "cooccurrence": fit_cooccurrence(rows, index, CooccurrenceParams(window=2))[0],
-        "transitions": fit_transitions(rows, index, TransitionParams())[0],
-        "cosine": fit_word2vec(rows, index, Word2VecParams(**W2V))[0],
-        "in_out": fit_word2vec(rows, index, Word2VecParams(**W2V, scoring="in_out"))[0],
+
+    def fit(module, settings):
+        return module.fit(rows, index, ORDERED, settings)[0]
+
+    knn = playlist_knn.PlaylistKnnSettings
+    fitted = {
+        "most_popular": fit(most_popular, most_popular.MostPopularSettings()),
+        "cooccurrence": fit(cooccurrence, cooccurrence.CooccurrenceSettings(window=2)),
+        "transitions": fit(transitions, transitions.TransitionSettings()),
+        "cosine": fit(word2vec, word2vec.Word2VecSettings(**W2V)),
+        "in_out": fit(word2vec, word2vec.Word2VecSettings(**W2V, scoring="in_out")),
+        "knn": fit(playlist_knn, knn(neighbours=10)),
+        "knn_jaccard_sampled": fit(
+            playlist_knn, knn(neighbours=5, similarity="jaccard", sample_size=20)
+        ),
+        "knn_idf": fit(playlist_knn, knn(neighbours=20, idf=True, vote_exponent=3.0)),
+        "ials": fit(ials, ials.IalsSettings(factors=8, iterations=3, alpha=5.0)),
     }
+    fitted["blend"] = blend.Blend(
+        fitted["knn"].index,
+        name="blend",
+        components=[fitted["cooccurrence"], fitted["knn"], fitted["ials"]],
+        weights=np.array([0.5, 0.3, 0.2]),
+        depth=15,
+    )
+    return fitted
 
 
 def queries() -> pd.DataFrame:
@@ -76,9 +108,7 @@ def served(model, seeds: list[list[str]]) -> dict:
     return model(tf.constant([s + [""] * (width - len(s)) for s in seeds]))
 
 
-@pytest.mark.parametrize(
-    "kind", ["most_popular", "cooccurrence", "transitions", "cosine", "in_out"]
-)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("decay", [1.0, 0.5])
 def test_served_top_k_equals_the_evaluated_top_k(models, kind, decay):
     recommender = models[kind]
@@ -275,10 +305,8 @@ def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
     """Above a few hundred tracks the served top K ranks only the entries at or above a
     threshold from a strided sample; ties (here: many equal vectors) still go to the lower
     index, as in the evaluation."""
-    from music_recsys.pipelines.data_science.recommenders import (  # noqa: PLC0415
-        Embedding,
-        TrackIndex,
-    )
+    from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
+    from music_recsys.kinds.embedding import Embedding  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     n = 5000

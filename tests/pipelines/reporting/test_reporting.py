@@ -7,7 +7,8 @@ from PIL import Image
 
 from music_recsys.datasets import FigureDataset
 from music_recsys.duckdb_sql import relation
-from music_recsys.pipelines.data_science.recommenders import Embedding, TrackIndex
+from music_recsys.kinds.base import TrackIndex
+from music_recsys.kinds.embedding import Embedding
 from music_recsys.pipelines.reporting.analysis import (
     infer_track_genres,
     power_law_metrics,
@@ -52,11 +53,16 @@ def _results() -> pd.DataFrame:
     rows = []
     for split in ("validation", "test"):
         for i, (name, kind) in enumerate(
-            [("cooccurrence", "baseline"), ("most_popular", "baseline"), ("w2v_a", "word2vec")]
+            [
+                ("cooccurrence", "cooccurrence"),
+                ("most_popular", "most_popular"),
+                ("w2v_a", "word2vec"),
+            ]
         ):
             row = {
                 "candidate": name,
                 "kind": kind,
+                "baseline": kind != "word2vec",
                 "selected": name == "cooccurrence",
                 "protocol": "continuation",
                 "split": split,

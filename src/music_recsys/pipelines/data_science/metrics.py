@@ -27,6 +27,31 @@ def target_ranks(top: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def per_query(ranks: np.ndarray, metric: str, k: int) -> np.ndarray:
+    """Each query's own value of ``metric`` (``hit_rate``, ``mrr`` or ``ndcg``) at ``k``: the
+    terms whose mean the metric is, from which standard errors are computed."""
+    capped = np.minimum(ranks, k)
+    inside = ranks < k
+    if metric == "hit_rate":
+        return inside.astype(np.float64)
+    if metric == "mrr":
+        return np.where(inside, 1.0 / (capped + 1.0), 0.0)
+    if metric == "ndcg":
+        return np.where(inside, 1.0 / np.log2(capped + 2.0), 0.0)
+    raise ValueError(f"Unknown metric {metric!r}")
+
+
+def standard_error(values: np.ndarray) -> float:
+    """Standard error of the mean of ``values`` (NaN for fewer than two)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def parse_metric(name: str) -> tuple[str, int]:
+    """``"hit_rate_at_10"`` → ``("hit_rate", 10)``."""
+    metric, _, k = name.rpartition("_at_")
+    return metric, int(k)
+
+
 def hit_rate(ranks: np.ndarray, k: int) -> float:
     """Share of queries whose target is in the top ``k``. Range [0, 1]; 1 is perfect."""
     return float(np.mean(ranks < k)) if len(ranks) else float("nan")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import mlflow.pyfunc
 import pandas as pd
 
+from music_recsys.kinds.base import Query, Recommender
+
 from .params import EvaluationParams
-from .recommenders import Query, Recommender
 
 
 class RecommenderModel(mlflow.pyfunc.PythonModel):

@@ -1,44 +1,34 @@
 """The data_science pipeline: a namespaced pipeline per candidate, then selection and test.
 
-Candidates are the three baselines and every word2vec variant declared in
-``conf/base/parameters_data_science.yml`` (a top-level key holding a ``word2vec:`` block). Each
-candidate is the same small template — fit, evaluate on validation — under its own namespace,
-so kedro-viz shows one box per candidate and ``kedro run --namespaces w2v_music_sg`` runs one.
+Candidates are declared in ``conf/base/parameters_data_science.yml``: every top-level key
+holding one block named after a kind (:mod:`music_recsys.kinds`). Each candidate is the same
+small template — its kind's fit, then the evaluation on validation — under its own namespace,
+so kedro-viz shows one box per candidate and ``kedro run --namespaces playlist_knn`` runs one.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
-from pydantic import ValidationError
 
+from music_recsys.kinds import Candidate, candidates
 from music_recsys.project import project_root
 
+from .evaluation import evaluate
 from .mlflow_model import package_for_mlflow
-from .nodes import (
-    BASELINES,
-    build_queries,
+from .queries import build_queries, build_track_index, choose_protocol
+from .selection import (
     build_results_table,
-    build_track_index,
-    choose_protocol,
     collect_mlflow_metrics,
-    evaluate,
     evaluate_on_test,
-    fit_cooccurrence,
-    fit_most_popular,
-    fit_transitions,
     select_candidate,
-    train_word_vectors,
-    word2vec_recommender,
 )
-from .params import Word2VecParams
 
-SHARED_INPUTS = {"playlists_train", "track_index", "validation_queries"}
+SHARED_INPUTS = {"playlists_train", "track_index", "validation_queries", "track_order_report"}
 
 
 def _parameters(conf_source: str | None = None) -> dict:
@@ -49,33 +39,31 @@ def _parameters(conf_source: str | None = None) -> dict:
     return loader["parameters"]
 
 
-def word2vec_variants(conf_source: str | None = None) -> list[str]:
-    """Names of the word2vec variants in the parameters (base and local environments).
+def declared_candidates(conf_source: str | None = None) -> dict[str, Candidate]:
+    """The candidates in the parameters (base and local environments).
 
-    Pipelines are built before a run's ``--env`` and ``--params`` are known, so variants are
-    declared in conf/base (or conf/local); a run can change a variant's values, not add one.
+    Pipelines are built before a run's ``--env`` and ``--params`` are known, so candidates are
+    declared in conf/base (or conf/local); a run can change a candidate's values, not add one.
     """
-    return sorted(word2vec_trainings(conf_source))
+    return candidates(_parameters(conf_source))
 
 
-def word2vec_trainings(conf_source: str | None = None) -> dict[str, str]:
-    """Each word2vec variant and the variant whose training it uses (itself, or the first
-    variant by name with the same settings but for ``scoring``)."""
-    parameters = _parameters(conf_source)
-    trained_by: dict[str, str] = {}
-    leaders: dict[str, str] = {}
-    for name in sorted(parameters):
-        value = parameters[name]
-        if not (isinstance(value, dict) and "word2vec" in value):
-            continue
-        try:
-            key = json.dumps(
-                Word2VecParams(**value["word2vec"]).training_settings(), sort_keys=True
-            )
-        except (ValidationError, TypeError):
-            key = name  # invalid: trains alone, and Kedro's validation names the problem
-        trained_by[name] = leaders.setdefault(key, name)
-    return trained_by
+def word2vec_variants(conf_source: str | None = None) -> list[str]:
+    """Names of the word2vec candidates."""
+    return [n for n, c in declared_candidates(conf_source).items() if c.kind.name == "word2vec"]
+
+
+def kind_table(found: dict[str, Candidate]) -> dict[str, dict]:
+    """Per candidate, what selection and reports need to know of its kind."""
+    return {
+        name: {
+            "kind": c.kind.name,
+            "simplicity": c.kind.simplicity,
+            "baseline": c.kind.baseline,
+            "needs_play_order": c.kind.needs_play_order,
+        }
+        for name, c in found.items()
+    }
 
 
 def partial_named(func, **fixed):
@@ -84,14 +72,28 @@ def partial_named(func, **fixed):
     return functools.update_wrapper(functools.partial(func, **fixed), func)
 
 
-def _candidate(name: str, fits: list[Node], inputs: dict[str, str] | None = None) -> Pipeline:
+def _candidate(candidate: Candidate, found: dict[str, Candidate]) -> Pipeline:
+    kind = candidate.kind
+    if kind.nodes is not None:
+        fits, inputs = kind.nodes(candidate, found)
+    else:
+        fits = [
+            Node(
+                kind.fit,
+                ["playlists_train", "track_index", "track_order_report", f"params:{kind.name}"],
+                ["recommender@model", "training_metrics"],
+                name="fit_node",
+                tags="training",
+            )
+        ]
+        inputs = {}
     template = Pipeline(
         [
             *fits,
             Node(
                 evaluate,
                 inputs=["recommender@model", "validation_queries", "params:evaluation"],
-                outputs="validation_metrics",
+                outputs=["validation_metrics", "validation_ranks"],
                 name="evaluate_validation_node",
                 tags="evaluation",
             ),
@@ -100,75 +102,22 @@ def _candidate(name: str, fits: list[Node], inputs: dict[str, str] | None = None
     shared = {dataset: dataset for dataset in SHARED_INPUTS & template.inputs()}
     return Pipeline(
         template,
-        namespace=name,
-        inputs=shared | (inputs or {}),
+        namespace=candidate.name,
+        inputs=shared | inputs,
         parameters={"params:evaluation"},
     )
 
 
-def _baseline(name: str) -> Pipeline:
-    fits = {
-        "most_popular": Node(
-            fit_most_popular,
-            "track_index",
-            ["recommender@model", "training_metrics"],
-            name="fit_node",
-            tags="training",
-        ),
-        "cooccurrence": Node(
-            fit_cooccurrence,
-            ["playlists_train", "track_index", "params:graph"],
-            ["recommender@model", "training_metrics"],
-            name="fit_node",
-            tags="training",
-        ),
-        "transitions": Node(
-            fit_transitions,
-            ["playlists_train", "track_index", "params:graph"],
-            ["recommender@model", "training_metrics"],
-            name="fit_node",
-            tags="training",
-        ),
-    }
-    return _candidate(name, [fits[name]])
-
-
-def _word2vec(name: str, trained_by: str) -> Pipeline:
-    """A variant: its training (unless it shares another's), then its scoring."""
-    score = Node(
-        partial_named(
-            word2vec_recommender, name=name, trained_by="" if trained_by == name else trained_by
-        ),
-        ["word_vectors", "word2vec_training", "playlists_train", "track_index", "params:word2vec"],
-        ["recommender@model", "training_metrics"],
-        name="fit_node",
-        tags="training",
-    )
-    if trained_by != name:
-        shared = {
-            "word_vectors": f"{trained_by}.word_vectors",
-            "word2vec_training": f"{trained_by}.word2vec_training",
-        }
-        return _candidate(name, [score], shared)
-    train = Node(
-        partial_named(train_word_vectors, name=name),
-        ["playlists_train", "track_index", "params:word2vec"],
-        ["word_vectors", "word2vec_training"],
-        name="train_node",
-        tags="training",
-    )
-    return _candidate(name, [train, score])
-
-
 def create_pipeline(**kwargs) -> Pipeline:
-    trainings = word2vec_trainings()
-    variants = sorted(trainings)
-    if not variants:
+    found = declared_candidates()
+    if not found:
         raise ValueError(
-            "The word2vec sweep has no variant: add at least one top-level block with a "
-            "'word2vec:' key to conf/base/parameters_data_science.yml (or conf/local)."
+            "No candidate is declared: add at least one top-level block such as "
+            "'cooccurrence: {cooccurrence: {window: 5}}' to conf/base/parameters_data_science.yml"
         )
-    candidates = [*BASELINES, *variants]
+    names = sorted(found)
+    kinds = kind_table(found)
+    baselines = tuple(n for n in names if kinds[n]["baseline"])
     shared = Pipeline(
         [
             Node(
@@ -197,24 +146,28 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
+    per_candidate = {f"{n}__validation": f"{n}.validation_metrics" for n in names} | {
+        f"{n}__training": f"{n}.training_metrics" for n in names
+    }
     selection = Pipeline(
         [
             Node(
-                select_candidate,
-                {"evaluation": "params:evaluation"}
-                | {name: f"{name}.validation_metrics" for name in candidates},
+                partial_named(select_candidate, kinds=kinds),
+                {"evaluation": "params:evaluation", "track_order_report": "track_order_report"}
+                | {f"{n}__metrics": f"{n}.validation_metrics" for n in names}
+                | {f"{n}__ranks": f"{n}.validation_ranks" for n in names},
                 "model_selection",
                 name="select_candidate_node",
                 tags="selection",
             ),
             Node(
-                evaluate_on_test,
+                partial_named(evaluate_on_test, baselines=baselines),
                 {
                     "selection": "model_selection",
                     "test_queries": "test_queries",
                     "evaluation": "params:evaluation",
                 }
-                | {name: f"{name}.recommender@loader" for name in candidates},
+                | {n: f"{n}.recommender@loader" for n in names},
                 ["selected_recommender@model", "test_metrics"],
                 name="evaluate_on_test_node",
                 tags=["selection", "evaluation"],
@@ -227,32 +180,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags="tracking",
             ),
             Node(
-                build_results_table,
+                partial_named(build_results_table, kinds=kinds),
                 {
                     "selection": "model_selection",
                     "test_metrics": "test_metrics",
                     "protocol": "evaluation_protocol",
                 }
-                | {f"{name}__validation": f"{name}.validation_metrics" for name in candidates}
-                | {f"{name}__training": f"{name}.training_metrics" for name in candidates},
+                | per_candidate,
                 "model_results",
                 name="build_results_table_node",
                 tags="selection",
             ),
             Node(
                 collect_mlflow_metrics,
-                {"selection": "model_selection", "test_metrics": "test_metrics"}
-                | {f"{name}__validation": f"{name}.validation_metrics" for name in candidates}
-                | {f"{name}__training": f"{name}.training_metrics" for name in candidates},
+                {"selection": "model_selection", "test_metrics": "test_metrics"} | per_candidate,
                 "data_science_metrics",
                 name="collect_mlflow_metrics_node",
                 tags="tracking",
             ),
         ]
     )
-    return (
-        shared
-        + sum((_baseline(name) for name in BASELINES), Pipeline([]))
-        + sum((_word2vec(name, trainings[name]) for name in variants), Pipeline([]))
-        + selection
-    )
+    return shared + sum((_candidate(found[n], found) for n in names), Pipeline([])) + selection

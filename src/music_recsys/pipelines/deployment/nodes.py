@@ -15,22 +15,11 @@ import pandas as pd
 
 from music_recsys.datasets import ModelArchive, ModelPackage
 from music_recsys.datasets.sagemaker_endpoint import DeploymentRequest
-from music_recsys.pipelines.data_science.nodes import (
-    BASELINES,
-    build_track_index,
-    fit_cooccurrence,
-    fit_most_popular,
-    fit_transitions,
-    fit_word2vec,
-    rank_targets,
-)
-from music_recsys.pipelines.data_science.params import (
-    CooccurrenceParams,
-    EvaluationParams,
-    TransitionParams,
-    Word2VecParams,
-)
-from music_recsys.pipelines.data_science.recommenders import Recommender
+from music_recsys.kinds import candidates, registry
+from music_recsys.kinds.base import Recommender
+from music_recsys.pipelines.data_science.evaluation import rank_targets
+from music_recsys.pipelines.data_science.params import EvaluationParams
+from music_recsys.pipelines.data_science.queries import build_track_index
 from music_recsys.progress import Progress
 
 from .params import DeploymentParams
@@ -42,14 +31,16 @@ def refit_for_deployment(
     model_selection: dict,
     selected_recommender: Callable[[], Recommender],
     playlist_tracks: duckdb.DuckDBPyRelation,
+    track_order_report: dict,
     deployment: DeploymentParams,
     parameters: dict,
 ) -> tuple[Recommender, dict]:
     """The recommender that ships: the selected candidate refit on every playlist (default).
 
-    The reported figures stay those of the held-out evaluation; ``refit_on_all_data: false``
-    ships the evaluated fit instead (``selected_recommender`` loads it; it is not loaded
-    otherwise). The returned info records which fit it is.
+    The candidate's kind refits it (:mod:`music_recsys.kinds`; a blend refits its components
+    and keeps its weights). The reported figures stay those of the held-out evaluation;
+    ``refit_on_all_data: false`` ships the evaluated fit instead (``selected_recommender``
+    loads it; it is not loaded otherwise). The returned info records which fit it is.
     """
     name = model_selection["selected"]
     info = {
@@ -60,22 +51,23 @@ def refit_for_deployment(
     if not deployment.refit_on_all_data:
         logger.info("Shipping the evaluated fit of %s (deployment.refit_on_all_data: false)", name)
         return selected_recommender(), info | {"fit": "training playlists only (the evaluated fit)"}
+    declared = candidates(parameters)
+    candidate = declared[name]
     rows = playlist_tracks.project("playlist_id, position, track_id")
     index = build_track_index(rows)
-    if name == "most_popular":
-        model, _ = fit_most_popular(index)
-    elif name == "cooccurrence":
-        model, _ = fit_cooccurrence(rows, index, CooccurrenceParams(**parameters[name]["graph"]))
-    elif name == "transitions":
-        model, _ = fit_transitions(rows, index, TransitionParams(**parameters[name]["graph"]))
+    settings = candidate.validated()
+    if candidate.kind.refit is not None:
+        model = candidate.kind.refit(
+            rows, index, track_order_report, settings, selected_recommender, declared
+        )
     else:
-        model, _ = fit_word2vec(rows, index, Word2VecParams(**parameters[name]["word2vec"]))
+        model, _ = candidate.kind.fit(rows, index, track_order_report, settings)
     model.name = name
     logger.info("Refit %s on every playlist: %d tracks in the catalog", name, len(index))
     return model, info | {
         "fit": "all playlists (train + validation + test)",
         "catalog_tracks": len(index),
-        "is_baseline": name in BASELINES,
+        "is_baseline": registry()[candidate.kind.name].baseline,
     }
 
 

@@ -19,6 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_selection",
                     "selected_recommender@loader",
                     "playlist_tracks",
+                    "track_order_report",
                     "params:deployment",
                     "parameters",
                 ],

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from music_recsys.pipelines.data_science.recommenders import Recommender
+from music_recsys.kinds.base import Recommender
 
 from .analysis import project_latent_space
 from .params import LatentSpaceParams

@@ -173,7 +173,7 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
     ):
         for i, candidate in enumerate(order):
             values = [validation.loc[candidate, f"{metric}_at_{k}"] for k in ks]
-            baseline = validation.loc[candidate, "kind"] == "baseline"
+            baseline = bool(validation.loc[candidate, "baseline"])
             width = 3 if candidate == model_selection["selected"] else 1.5
             axis.plot(
                 ks,
@@ -237,7 +237,7 @@ def plot_coverage_vs_hit_rate(model_results: pd.DataFrame, model_selection: dict
     validation = _validation(model_results)
     figure, axis = plt.subplots(figsize=(10, 6.5), constrained_layout=True)
     for candidate, row in validation.iterrows():
-        marker = "s" if row["kind"] == "baseline" else "o"
+        marker = "s" if row["baseline"] else "o"
         size = 140 if candidate == model_selection["selected"] else 60
         axis.scatter(
             row["coverage_at_10"],

@@ -23,15 +23,19 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 
 _METRICS = [
     "hit_rate_at_10",
+    "hit_rate_at_10_se",
     "mrr_at_10",
     "ndcg_at_10",
+    "ndcg_at_10_se",
     "hit_rate_at_100",
     "coverage_at_10",
     "mean_popularity_at_10",
     "fallback_rate",
+    "queries",
+    "guaranteed_misses",
 ]
 # What each candidate cost, beside what it scored: a candidate earns its place by both.
-_COSTS = ["fit_seconds", "evaluation_seconds", "epochs_trained"]
+_COSTS = ["fit_seconds", "evaluation_seconds", "epochs_trained", "notes"]
 
 
 def _image(png: bytes, alt: str) -> str:
@@ -171,8 +175,11 @@ def build_report(
         f'<p class="note"><b>Protocol: {html.escape(evaluation_protocol["protocol"])}.</b> '
         f"{html.escape(evaluation_protocol['reason'])}<br>Every candidate ranks the whole catalog "
         "for the same queries; query tracks are never recommended; a query with no track the "
-        "candidate knows (for word2vec: none with a vector) falls back to popularity and is "
-        "counted in <code>fallback_rate</code>.</p>",
+        "candidate knows (for word2vec: none with a vector) falls back to popularity; that, or "
+        "no track scored above zero, counts in <code>fallback_rate</code>. A query whose target "
+        "is already among its own tracks can never be hit: such <code>guaranteed_misses</code> "
+        "are counted and left out of every metric. <code>_se</code>: the metric's standard "
+        "error over the queries.</p>",
         f'<p class="note"><b>Selection.</b> {html.escape(model_selection["explanation"])}</p>',
         "<h3>Validation (used to choose)</h3>",
         _table(validation, selected),

@@ -1,0 +1,295 @@
+"""A blend: a weighted sum of a few candidates' scores, each normalised per query.
+
+Each component ranks its top ``depth`` tracks for the query; their scores are min-max scaled
+within that list (the best gets 1, the last 0; a list of equal scores counts 0), and a track's
+blend score is the weighted sum over the components that listed it. The weights are a point of
+the simplex (steps of ``grid_step``) chosen on the validation queries for the selection metric;
+the blend is then evaluated like any other candidate (so its validation figure is, like every
+sweep's best, tuned on validation; the test split is its honest figure). Components that read
+the play order are left out when the rows are sorted by title. Scaled scores are summed in
+float64 and rounded to float32 once, so that the Keras serving model ranks alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field, field_validator
+
+from music_recsys.kinds import Kind, Settings
+from music_recsys.kinds.base import Query, Recommender, rank_sparse
+
+logger = logging.getLogger(__name__)
+
+
+class BlendSettings(Settings):
+    """Which candidates to blend, how deep to read each one's list, how fine the weight grid."""
+
+    components: tuple[str, ...] = Field(min_length=1)
+    depth: int = Field(100, ge=1)
+    grid_step: float = Field(0.1, gt=0, le=1)
+
+    @field_validator("components")
+    @classmethod
+    def _distinct(cls, components: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(components)) != len(components):
+            raise ValueError("blend components must be distinct candidates")
+        return components
+
+
+@dataclass
+class Blend(Recommender):
+    """Weighted sum of its components' per-query normalised scores (see the module doc)."""
+
+    components: list[Recommender] = None
+    weights: np.ndarray = None  # float64 [components]
+    depth: int = 100
+    kind: str = field(default="blend", init=False)
+
+    def _blended(self, queries: list[Query]) -> sp.csr_matrix:
+        lists = [c.rank(queries, self.depth)[:2] for c in self.components]
+        return combine(lists, self.weights, len(self.index))
+
+    def raw_scores(self, queries: list[Query]) -> np.ndarray:
+        return self._blended(queries).toarray().astype(np.float32)
+
+    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        product = self._blended(queries)
+        return rank_sparse(product, queries, k, self.index.counts.astype(np.float32))
+
+    def rank_cost(self, query: Query) -> int:
+        return sum(c.rank_cost(query) for c in self.components) + 64 * self.depth
+
+
+def normalised(top: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Min-max scaling of each row's listed scores (float64; 0 where not listed or flat)."""
+    listed = top >= 0
+    values = scores.astype(np.float64)
+    high = np.where(listed, values, -np.inf).max(axis=1, initial=-np.inf)[:, None]
+    low = np.where(listed, values, np.inf).min(axis=1, initial=np.inf)[:, None]
+    spread = high - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = np.where(listed & (spread > 0), (values - low) / spread, 0.0)
+    return scaled
+
+
+def combine(lists: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray, n: int):
+    """The blend's scores as a sparse ``[queries, n]`` float32 matrix, from each component's
+    ``(top, scores)``."""
+    rows, cols, values = [], [], []
+    for (top, scores), weight in zip(lists, weights, strict=True):
+        scaled = normalised(top, scores) * weight
+        listed = (top >= 0) & (scaled > 0)
+        rows.append(np.nonzero(listed)[0])
+        cols.append(top[listed])
+        values.append(scaled[listed])
+    queries = lists[0][0].shape[0] if lists else 0
+    blended = sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(queries, n),
+        dtype=np.float64,
+    )
+    blended.sum_duplicates()
+    blended.data = blended.data.astype(np.float32)
+    return blended
+
+
+def simplex(components: int, step: float) -> list[np.ndarray]:
+    """Weight vectors on the simplex in steps of ``step``, every component's own first."""
+    units = round(1 / step)
+    points = [
+        np.array(p, dtype=np.float64) / units
+        for p in itertools.product(range(units + 1), repeat=components)
+        if sum(p) == units
+    ]
+    return sorted(points, key=lambda p: (-p.max(), tuple(-p)))
+
+
+def search_weights(
+    lists: list[tuple[np.ndarray, np.ndarray]],
+    targets: np.ndarray,
+    usable: np.ndarray,
+    step: float,
+    metric,
+) -> tuple[np.ndarray, list[dict]]:
+    """The grid point with the best ``metric(ranks)`` over the usable queries (ties: the first
+    in :func:`simplex`'s order, i.e. the one nearest a single component).
+
+    Ranks are those of the blended lists (the target's position among the tracks with a
+    positive blend score, ties to the lower index); tracks only the fill would add are not
+    ranked, which changes nothing at K up to the components' depth.
+    """
+    n_queries = len(targets)
+    ids = np.concatenate([top for top, _ in lists], axis=1)
+    row_of = np.broadcast_to(np.arange(n_queries)[:, None], ids.shape)
+    keep = ids >= 0
+    width = int(max(ids.max(initial=0), targets.max(initial=0))) + 1
+    keys = row_of[keep].astype(np.int64) * width + ids[keep]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    key_rows, key_ids = unique // width, unique % width
+    scaled = [normalised(top, scores) for top, scores in lists]
+    target_keys = np.arange(n_queries, dtype=np.int64) * width + np.maximum(targets, 0)
+    where = np.minimum(np.searchsorted(unique, target_keys), len(unique) - 1)
+    found = (
+        (unique[where] == target_keys) & (targets >= 0)
+        if len(unique)
+        else np.zeros(n_queries, bool)
+    )
+    best, best_value, trials = None, -np.inf, []
+    for weights in simplex(len(lists), step):
+        contributions = np.concatenate(
+            [s * w for s, w in zip(scaled, weights, strict=True)], axis=1
+        )[keep]
+        blended = np.bincount(inverse, weights=contributions, minlength=len(unique))
+        target_score = np.where(found, blended[where], 0.0)
+        scored = found & (target_score > 0)
+        ahead = (blended > target_score[key_rows]) | (
+            (blended == target_score[key_rows]) & (key_ids < targets[key_rows])
+        )
+        ahead &= blended > 0
+        ranks = np.bincount(key_rows, weights=ahead, minlength=n_queries)
+        ranks = np.where(scored, ranks, np.inf)[usable]
+        value = float(metric(ranks))
+        trials.append({"weights": weights.round(6).tolist(), "value": value})
+        if value > best_value:
+            best, best_value = weights, value
+    return best, trials
+
+
+def fit(playlists, track_index, track_order_report: dict, settings: BlendSettings):
+    raise NotImplementedError("A blend is fitted from its components: see fit_blend")
+
+
+def fit_blend(
+    validation_queries,
+    evaluation,
+    track_order_report: dict,
+    blend: BlendSettings,
+    name: str = "blend",
+    **components: Recommender,
+) -> tuple[Blend, dict]:
+    """Chooses the weights on the validation queries for the selection metric.
+
+    Args:
+        validation_queries: The validation split's queries (``query``, ``target``).
+        evaluation: How candidates are evaluated (the selection metric, the query decay).
+        track_order_report: data_processing's order check.
+        blend: The blend's settings.
+        name: The candidate's name.
+        **components: The fitted components, by candidate name.
+    """
+    from music_recsys.kinds import registry  # noqa: PLC0415
+    from music_recsys.kinds.training_rows import in_play_order  # noqa: PLC0415
+    from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
+
+    started = time.perf_counter()
+    kinds = registry()
+    used = [c for c in blend.components if c in components]
+    left_out = []
+    if not in_play_order(track_order_report):
+        left_out = [c for c in used if kinds[components[c].kind].needs_play_order]
+        used = [c for c in used if c not in left_out]
+        if left_out:
+            logger.info(
+                "%s: left out %s (reads the play order; rows are sorted by title)",
+                name,
+                ", ".join(left_out),
+            )
+    if not used:
+        raise ValueError(f"{name}: no component left to blend (components: {blend.components})")
+    models = [components[c] for c in used]
+    for candidate, model in zip(used, models, strict=True):
+        model.name = candidate  # the refit for deployment looks components up by name
+    index = models[0].index
+    query_list, targets, usable = as_queries(index, validation_queries, evaluation)
+    lists = [model.rank(query_list, blend.depth)[:2] for model in models]
+    kind_name, k = m.parse_metric(evaluation.selection_metric)
+    metric = {"hit_rate": m.hit_rate, "mrr": m.mrr, "ndcg": m.ndcg}[kind_name]
+    weights, trials = search_weights(
+        lists, targets, usable, blend.grid_step, lambda ranks: metric(ranks, k)
+    )
+    logger.info(
+        "%s: weights %s for %s (validation %s %.4f over %d weightings)",
+        name,
+        dict(zip(used, weights.round(3).tolist(), strict=True)),
+        ", ".join(used),
+        evaluation.selection_metric,
+        max(t["value"] for t in trials),
+        len(trials),
+    )
+    model = Blend(index, name=name, components=models, weights=weights, depth=blend.depth)
+    return model, {
+        "fit_seconds": time.perf_counter() - started,
+        "weights": dict(zip(used, weights.tolist(), strict=True)),
+        "left_out": left_out,
+        "weight_trials": len(trials),
+    }
+
+
+def nodes(candidate, candidates):
+    """The blend's fit node: its components' fitted models and the validation queries in."""
+    from kedro.pipeline import Node  # noqa: PLC0415
+
+    from music_recsys.pipelines.data_science.pipeline import partial_named  # noqa: PLC0415
+
+    settings = candidate.validated()
+    missing = [c for c in settings.components if c not in candidates]
+    if missing:
+        raise ValueError(
+            f"Blend '{candidate.name}' names components that are not candidates: {missing}"
+        )
+    inputs = {
+        "validation_queries": "validation_queries",
+        "evaluation": "params:evaluation",
+        "track_order_report": "track_order_report",
+        "blend": "params:blend",
+    } | {c: f"{c}.recommender@model" for c in settings.components}
+    node = Node(
+        partial_named(fit_blend, name=candidate.name),
+        inputs,
+        ["recommender@model", "training_metrics"],
+        name="fit_node",
+        tags="training",
+    )
+    return [node], {f"{c}.recommender@model": f"{c}.recommender@model" for c in settings.components}
+
+
+def refit(rows, index, track_order_report, settings: BlendSettings, evaluated, candidates):
+    """Refits each component on ``rows`` and keeps the evaluated weights."""
+    from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
+
+    chosen = evaluated()
+    weights = dict(zip(_names(chosen), chosen.weights, strict=True))
+    models = []
+    for name in weights:
+        component = candidates[name]
+        model, _ = component.kind.fit(rows, index, track_order_report, component.validated())
+        model.name = name
+        models.append(model)
+    return Blend(
+        TrackIndex.from_frame(index),
+        name=chosen.name,
+        components=models,
+        weights=np.array(list(weights.values())),
+        depth=settings.depth,
+    )
+
+
+def _names(blend: Blend) -> list[str]:
+    return [c.name for c in blend.components]
+
+
+KIND = Kind(
+    name="blend",
+    settings=BlendSettings,
+    fit=fit,
+    simplicity=6,
+    nodes=nodes,
+    refit=refit,
+)

@@ -1,0 +1,65 @@
+"""Item co-occurrence: tracks that appear near the query tracks in the training playlists.
+
+Pairs of tracks at most ``window`` positions apart are counted (``window: null``: anywhere in
+the playlist — unnormalised, such counts are dominated by long playlists, n² pairs each). When
+the order check finds the rows sorted by title, positions are read in a seeded random order
+instead: a window then samples a playlist's companions, rather than its alphabetical
+neighbours.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pydantic import Field
+
+from music_recsys.kinds import Kind, Settings
+from music_recsys.kinds.base import TrackIndex
+from music_recsys.kinds.item_graph import ItemGraph, graph_from_arrays
+
+logger = logging.getLogger(__name__)
+
+
+class CooccurrenceSettings(Settings):
+    """Tracks within ``window`` positions of each other count as co-occurring (null: anywhere
+    in the same playlist)."""
+
+    window: int | None = Field(5, ge=1)
+
+
+@dataclass
+class Cooccurrence(ItemGraph):
+    kind: str = field(default="cooccurrence", init=False)
+
+
+def fit(playlists, track_index, track_order_report: dict, settings: CooccurrenceSettings):
+    """Counts the pairs into a symmetric graph (:func:`~music_recsys.kinds.training_rows.pair_graph`)."""
+    from music_recsys.kinds.training_rows import in_play_order, pair_graph  # noqa: PLC0415
+
+    started = time.perf_counter()
+    shuffled = settings.window is not None and not in_play_order(track_order_report)
+    if shuffled:
+        logger.info(
+            "Co-occurrence: rows are sorted by title, so the ±%d window reads each playlist in "
+            "a seeded random order (companions, not alphabetical neighbours)",
+            settings.window,
+        )
+    matrix = pair_graph(playlists, track_index, settings.window, directed=False, shuffled=shuffled)
+    logger.info("Co-occurrence graph: %d tracks, %d non-zero pairs", matrix.shape[0], matrix.nnz)
+    model = Cooccurrence(TrackIndex.from_frame(track_index), name="cooccurrence", graph=matrix)
+    stats = {"fit_seconds": time.perf_counter() - started, "graph_nonzeros": matrix.nnz}
+    if shuffled:
+        stats["order"] = "window over a seeded random order (rows sorted by title)"
+    return model, stats
+
+
+KIND = Kind(
+    name="cooccurrence",
+    settings=CooccurrenceSettings,
+    fit=fit,
+    simplicity=2,
+    baseline=True,
+    from_arrays=lambda index, arrays, name: graph_from_arrays(Cooccurrence, index, arrays, name),
+)

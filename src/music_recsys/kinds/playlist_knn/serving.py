@@ -1,0 +1,125 @@
+"""Playlist-kNN, served: the seeds' playlists gathered, their similarity computed, the nearest
+``neighbours`` chosen, and their tracks' votes summed — float64 sums rounded to float32 once,
+as in numpy, so that the ranking is the evaluated one."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from music_recsys.kinds.serving_ops import (
+    constant,
+    gather_rows,
+    query_seeds,
+    rank_scored,
+    sum_by_key,
+    top_by_key,
+)
+
+
+class PlaylistKnnLayer(keras.layers.Layer):
+    def __init__(self, recommender, k: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n, self.k = len(recommender.index), k
+        self.m = recommender.playlists.shape[0]
+        self.neighbours = recommender.neighbours
+        self.similarity = recommender.similarity
+        self.sample_size = recommender.sample_size
+        self.vote_exponent = float(recommender.vote_exponent)
+        by_track, playlists = recommender.by_track, recommender.playlists
+        self.track_playlists_indptr = constant(by_track.indptr.astype(np.int64), "track_indptr")
+        self.track_playlists = constant(by_track.indices.astype(np.int32), "track_playlists")
+        self.playlist_tracks_indptr = constant(playlists.indptr.astype(np.int64), "playlist_indptr")
+        self.playlist_tracks = constant(playlists.indices.astype(np.int32), "playlist_tracks")
+        self.track_weight = constant(recommender.track_weight.astype(np.float64), "track_weight")
+        self.playlist_norm = constant(recommender.playlist_norm.astype(np.float64), "playlist_norm")
+        if self.sample_size is not None:
+            self.priority = constant(recommender.priority.astype(np.int64), "priority")
+
+    def call(self, indices, known, weights, popularity):
+        n, m = self.n, self.m
+        batch = tf.shape(indices, out_type=tf.int64)[0]
+        seed_keys, seed_weights = query_seeds(indices, known, weights, n)
+        seed_weights = tf.cast(seed_weights, tf.float64)
+        if self.similarity == "cosine":
+            # The query's vector holds weight · idf per track, a playlist's idf per track.
+            seed_weights = seed_weights * tf.gather(self.track_weight, seed_keys % n)
+            products = seed_weights * tf.gather(self.track_weight, seed_keys % n)
+        seed_rows = seed_keys // n
+        ones = tf.ones_like(seed_weights)
+        track_ones = tf.ones_like(self.track_playlists, tf.float64)
+        keys, shared = gather_rows(
+            self.track_playlists_indptr, self.track_playlists, track_ones, seed_keys, ones, n, m
+        )
+        if self.similarity == "cosine":
+            _, dot = gather_rows(
+                self.track_playlists_indptr,
+                self.track_playlists,
+                track_ones,
+                seed_keys,
+                products,
+                n,
+                m,
+            )
+            playlist_keys, dot = sum_by_key(keys, dot)
+            norm = tf.sqrt(
+                tf.math.unsorted_segment_sum(seed_weights * seed_weights, seed_rows, batch)
+            )
+            rows = playlist_keys // m
+            sims = dot / (tf.gather(norm, rows) * tf.gather(self.playlist_norm, playlist_keys % m))
+        else:
+            playlist_keys, common = sum_by_key(keys, shared)
+            sizes = tf.math.unsorted_segment_sum(tf.ones_like(seed_weights), seed_rows, batch)
+            rows = playlist_keys // m
+            length = tf.gather(self.playlist_norm, playlist_keys % m)
+            sims = common / (tf.gather(sizes, rows) + length - common)
+        sims = tf.cast(sims, tf.float32)
+        if self.sample_size is not None:
+            # The candidates with the highest seeded priority, per row.
+            priority = tf.gather(self.priority, playlist_keys % m)
+            ragged = tf.RaggedTensor.from_value_rowids(
+                tf.stack([priority, tf.range(tf.size(priority, out_type=tf.int64))], 1),
+                rows,
+                nrows=batch,
+            )
+            padded = ragged.to_tensor(default_value=-1)
+            wanted = tf.minimum(self.sample_size, tf.shape(padded)[1])
+            _, chosen = tf.math.top_k(padded[..., 0], k=wanted)
+            picked = tf.gather(padded[..., 1], chosen, batch_dims=1)
+            picked = tf.boolean_mask(picked, picked >= 0)
+            playlist_keys, sims = tf.gather(playlist_keys, picked), tf.gather(sims, picked)
+        keep = sims > 0
+        near_values, near_ids = top_by_key(
+            tf.boolean_mask(playlist_keys, keep),
+            tf.boolean_mask(sims, keep),
+            batch,
+            m,
+            self.neighbours,
+        )
+        found = near_ids >= 0
+        near_rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(near_ids, out_type=tf.int64))
+        near_keys = tf.boolean_mask(near_rows * m + near_ids, found)
+        near_sims = tf.cast(tf.boolean_mask(near_values, found), tf.float64)
+        if self.vote_exponent != 1.0:
+            near_sims = tf.pow(near_sims, self.vote_exponent)
+        order = tf.argsort(near_keys)  # neighbours by playlist index, as numpy sums them
+        near_keys, near_sims = tf.gather(near_keys, order), tf.gather(near_sims, order)
+        playlist_ones = tf.ones_like(self.playlist_tracks, tf.float64)
+        vote_keys, votes = gather_rows(
+            self.playlist_tracks_indptr,
+            self.playlist_tracks,
+            playlist_ones,
+            near_keys,
+            near_sims,
+            m,
+            n,
+        )
+        vote_keys, votes = sum_by_key(vote_keys, votes)
+        return rank_scored(
+            vote_keys, tf.cast(votes, tf.float32), seed_keys, indices, known, popularity, n, self.k
+        )
+
+
+def layer(recommender, k: int) -> PlaylistKnnLayer:
+    return PlaylistKnnLayer(recommender, k, name="playlist_knn")

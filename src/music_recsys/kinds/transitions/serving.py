@@ -1,0 +1,10 @@
+"""Transitions, served: the seeds' rows of the graph gathered and summed (see
+:class:`music_recsys.kinds.serving_ops.GraphLayer`)."""
+
+from __future__ import annotations
+
+from music_recsys.kinds.serving_ops import GraphLayer
+
+
+def layer(recommender, k: int) -> GraphLayer:
+    return GraphLayer(recommender, k, name="transitions")

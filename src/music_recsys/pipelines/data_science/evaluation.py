@@ -1,0 +1,146 @@
+"""Evaluation: every candidate ranks the whole catalog for the same queries.
+
+The rules that make its numbers trustworthy:
+
+- the whole catalog is ranked for every query (no sampled negatives; Krichene & Rendle 2020);
+- playlists are held out whole (the split of data_processing), the same queries for everyone;
+- a query whose target is among its own tracks can never be hit (recommenders never return a
+  query track): such guaranteed misses are counted and left out of the metrics;
+- every metric comes with its standard error, and each query's target rank is kept, so that
+  the selection can compare candidates query by query (paired standard errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from music_recsys.kinds.base import Query, Recommender
+from music_recsys.progress import Progress
+
+from . import metrics as m
+from .params import EvaluationParams
+from .queries import as_queries
+
+logger = logging.getLogger(__name__)
+
+
+class Ranked(NamedTuple):
+    """What a recommender answered for a set of queries (see :func:`rank_targets`)."""
+
+    top: np.ndarray  # int64 [queries, K]: catalog indices, best first; -1 where none is left
+    scores: np.ndarray  # float32 [queries, K]
+    ranks: np.ndarray  # float [queries]: 0-based rank of the target in top, inf if absent
+    targets: np.ndarray  # int64 [queries]: catalog index of the target, -1 if not in the catalog
+    fell_back: np.ndarray  # bool [queries]: no known query track, or no positive score
+    counted: np.ndarray  # bool [queries]: False for a guaranteed miss (target in the query)
+
+
+def batches(queries: list[Query], cost, budget_bytes: int) -> Iterator[slice]:
+    """Consecutive slices of ``queries`` whose summed ``cost(query)`` stays within the budget
+    (a slice holds at least one query, however costly)."""
+    start, used = 0, 0
+    for i, query in enumerate(queries):
+        need = cost(query)
+        if i > start and used + need > budget_bytes:
+            yield slice(start, i)
+            start, used = i, 0
+        used += need
+    if start < len(queries):
+        yield slice(start, len(queries))
+
+
+def rank_targets(
+    recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams, what: str = ""
+) -> Ranked:
+    """Top-K lists, their scores, target ranks and fallbacks of a recommender on a set of queries.
+
+    Queries are ranked in batches whose working memory stays within ``evaluation.batch_bytes``
+    (by the recommender's own estimate), and progress is logged every 30 s.
+    """
+    index = recommender.index
+    k_max = max(evaluation.k)
+    if k_max > len(index):
+        logger.warning(
+            "evaluation.k goes up to %d but the catalog has %d tracks: lists are cut at %d, so "
+            "metrics at larger K equal those at %d",
+            k_max,
+            len(index),
+            len(index),
+            len(index),
+        )
+    query_list, targets, counted = as_queries(index, queries, evaluation)
+    width = min(k_max, len(index))
+    top = np.full((len(query_list), width), -1, dtype=np.int64)
+    scores = np.zeros((len(query_list), width), dtype=np.float32)
+    fell_back = np.zeros(len(query_list), dtype=bool)
+    progress = Progress(logger, what or recommender.name, len(query_list), "queries")
+    for part in batches(query_list, recommender.rank_cost, evaluation.batch_bytes):
+        top[part], scores[part], fell_back[part] = recommender.rank(query_list[part], k_max)
+        progress.advance(part.stop - part.start)
+    no_score = (scores[:, 0] <= 0) if width else np.ones(len(query_list), dtype=bool)
+    return Ranked(top, scores, m.target_ranks(top, targets), targets, fell_back | no_score, counted)
+
+
+def evaluate(
+    recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams
+) -> tuple[dict, pd.DataFrame]:
+    """Every metric of one recommender on one set of queries, ranking the whole catalog.
+
+    Returns:
+        The metrics — ``hit_rate_at_K``, ``mrr_at_K``, ``ndcg_at_K`` (each with its standard
+        error, ``<metric>_se``) and ``coverage_at_K`` for each K, ``mean_popularity_at_10``,
+        ``hit_rate_at_10_<bucket>`` for head / torso / tail / unseen targets (and their query
+        counts), ``fallback_rate`` (no known query track, or no positive score),
+        ``unseen_target_rate``, ``queries`` (counted), ``guaranteed_misses`` (left out) and
+        ``evaluation_seconds`` — and each query's target rank (``playlist_id``, ``rank``,
+        ``counted``), for paired comparisons.
+    """
+    started = time.perf_counter()
+    ranked = rank_targets(recommender, queries, evaluation)
+    counted = ranked.counted
+    top, ranks, targets = ranked.top[counted], ranked.ranks[counted], ranked.targets[counted]
+    counts = recommender.index.counts
+    result: dict[str, float] = {}
+    for k in evaluation.k:
+        for metric in ("hit_rate", "mrr", "ndcg"):
+            values = m.per_query(ranks, metric, k)
+            result[f"{metric}_at_{k}"] = float(values.mean()) if len(values) else math.nan
+            result[f"{metric}_at_{k}_se"] = m.standard_error(values)
+        result[f"coverage_at_{k}"] = m.coverage(top, k, len(counts))
+    k_report = 10 if 10 in evaluation.k else evaluation.k[0]
+    result[f"mean_popularity_at_{k_report}"] = m.mean_popularity(top, k_report, counts)
+    by_bucket = m.hit_rate_by_bucket(ranks, targets, m.popularity_buckets(counts), k_report)
+    for bucket, values in by_bucket.items():
+        result[f"hit_rate_at_{k_report}_{bucket}"] = values["hit_rate"]
+        result[f"queries_{bucket}"] = values["queries"]
+    fell_back = ranked.fell_back[counted]
+    result["fallback_rate"] = float(fell_back.mean()) if len(fell_back) else math.nan
+    result["unseen_target_rate"] = float((targets < 0).mean()) if len(targets) else math.nan
+    result["queries"] = int(counted.sum())
+    result["guaranteed_misses"] = int((~counted).sum())
+    result["evaluation_seconds"] = time.perf_counter() - started
+    logger.info(
+        "%s: hit_rate@%d %.4f ± %.4f, ndcg@%d %.4f, fallback %.1f%% on %d queries "
+        "(%d guaranteed misses left out; %.1f s)",
+        recommender.name,
+        k_report,
+        result[f"hit_rate_at_{k_report}"],
+        result[f"hit_rate_at_{k_report}_se"],
+        k_report,
+        result[f"ndcg_at_{k_report}"],
+        100 * result["fallback_rate"],
+        result["queries"],
+        result["guaranteed_misses"],
+        result["evaluation_seconds"],
+    )
+    per_query = pd.DataFrame(
+        {"playlist_id": queries["playlist_id"].to_numpy(), "rank": ranked.ranks, "counted": counted}
+    )
+    return result, per_query
