@@ -201,10 +201,10 @@ def print_candidates_and_package(project: Path) -> None:
         validation = results[results["split"] == "validation"]
         print(f"\ncatalog: {catalog:,} tracks; candidates: {len(validation)}\n")
         print(
-            "| candidate | validation HR@10 | fit s | shared training | epochs | "
-            "evaluation s | selected |"
+            "| candidate | kind | validation HR@10 ± SE | fit s | shared training | epochs | "
+            "evaluation s | selected | notes |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for row in validation.sort_values("hit_rate_at_10", ascending=False).itertuples():
             epochs = (
                 "—"
@@ -212,11 +212,14 @@ def print_candidates_and_package(project: Path) -> None:
                 else f"{row.epochs_trained:.0f} of {row.epochs_configured:.0f}"
             )
             shared = row.fit_shared_with if isinstance(row.fit_shared_with, str) else ""
+            notes = row.notes if isinstance(row.notes, str) else ""
             print(
-                f"| {row.candidate} | {row.hit_rate_at_10:.4f} | {row.fit_seconds:.1f} | "
-                f"{shared} | {epochs} | {row.evaluation_seconds:.1f} | "
-                f"{'**yes**' if row.selected else ''} |"
+                f"| {row.candidate} | {row.kind} | {row.hit_rate_at_10:.4f} ± "
+                f"{row.hit_rate_at_10_se:.4f} | {row.fit_seconds:.1f} | {shared} | {epochs} | "
+                f"{row.evaluation_seconds:.1f} | {'**yes**' if row.selected else ''} | {notes} |"
             )
+        selection = json.loads((project / "data/07_model_output/model_selection.json").read_text())
+        print(f"\nselection ({selection['rule']}): {selection['explanation']}")
     package = project / "data/09_deployment/model.tar.gz"
     if package.exists():
         size = package.stat().st_size / 2**30

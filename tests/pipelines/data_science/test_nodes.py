@@ -108,6 +108,13 @@ def test_protocol_follows_the_order_check_unless_set(protocol, meaningful, expec
     assert ("auto" in chosen["reason"]) == (protocol == "auto")
 
 
+def test_position_weights_are_refused_on_rows_sorted_by_title():
+    report = {"next_track_is_meaningful": False, "explanation": "sorted"}
+    with pytest.raises(ValueError, match="query_decay"):
+        choose_protocol(report, EvaluationParams(query_decay=0.8))
+    assert choose_protocol(report, EvaluationParams())["protocol"] == "continuation"
+
+
 def test_next_track_queries_end_right_before_the_last_track():
     queries = build_queries(
         relation(playlists("a b c d", "e f", "g")),

@@ -44,7 +44,17 @@ def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> d
     ``auto`` follows data_processing's order check: when playlists list their tracks sorted by
     title, "the next track" is the next title A-Z, so the model is asked to complete the
     playlist instead; otherwise the rows are in play order and the next track is the target.
+
+    Raises:
+        ValueError: If ``query_decay`` would weight a query's tracks by position while the rows
+            are sorted by title (position weights read an order the file does not have).
     """
+    if evaluation.query_decay != 1.0 and not track_order_report["next_track_is_meaningful"]:
+        raise ValueError(
+            f"evaluation.query_decay is {evaluation.query_decay}: it weights a query's tracks by "
+            "their position, but the order check found the rows sorted by title, so positions "
+            "are alphabetical. Set evaluation.query_decay: 1.0 for this file."
+        )
     if evaluation.protocol != "auto":
         protocol = evaluation.protocol
         reason = f"set in parameters (evaluation.protocol: {protocol})"

@@ -173,11 +173,14 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
     ):
         for i, candidate in enumerate(order):
             values = [validation.loc[candidate, f"{metric}_at_{k}"] for k in ks]
+            errors = [validation.loc[candidate].get(f"{metric}_at_{k}_se", np.nan) for k in ks]
             baseline = bool(validation.loc[candidate, "baseline"])
             width = 3 if candidate == model_selection["selected"] else 1.5
-            axis.plot(
+            axis.errorbar(
                 ks,
                 values,
+                yerr=np.nan_to_num(np.asarray(errors, dtype=float)),
+                capsize=3,
                 marker="o",
                 linewidth=width,
                 linestyle="--" if baseline else "-",
@@ -192,7 +195,8 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
         )
     axes[0].legend(fontsize=8, loc="upper left")
     figure.suptitle(
-        "Every candidate ranked over the whole catalog — dashed: baselines, thick: selected",
+        "Every candidate ranked over the whole catalog — dashed: baselines, thick: selected, "
+        "bars: ±1 standard error",
         fontsize=13,
     )
     return figure
@@ -236,26 +240,38 @@ def plot_coverage_vs_hit_rate(model_results: pd.DataFrame, model_selection: dict
     """Catalog coverage@10 against hit rate@10: accuracy bought with popularity, or not."""
     validation = _validation(model_results)
     figure, axis = plt.subplots(figsize=(10, 6.5), constrained_layout=True)
-    for candidate, row in validation.iterrows():
+    x_span = max(float(np.ptp(validation["coverage_at_10"])), 1e-9)
+    y_span = max(float(np.ptp(validation["hit_rate_at_10"])), 1e-9)
+    placed: list[tuple[float, float]] = []  # label anchors so far, in axis fractions
+    for candidate, row in validation.sort_values("hit_rate_at_10", ascending=False).iterrows():
         marker = "s" if row["baseline"] else "o"
         size = 140 if candidate == model_selection["selected"] else 60
-        axis.scatter(
+        colour = "#C44E52" if candidate == model_selection["selected"] else "#4C72B0"
+        axis.errorbar(
             row["coverage_at_10"],
             row["hit_rate_at_10"],
-            s=size,
-            marker=marker,
-            color="#C44E52" if candidate == model_selection["selected"] else "#4C72B0",
+            yerr=np.nan_to_num(row.get("hit_rate_at_10_se", np.nan)),
+            color=colour,
+            capsize=3,
+            linewidth=1,
         )
+        axis.scatter(
+            row["coverage_at_10"], row["hit_rate_at_10"], s=size, marker=marker, color=colour
+        )
+        # Labels of nearby points step down instead of printing over each other.
+        x, y = row["coverage_at_10"] / x_span, row["hit_rate_at_10"] / y_span
+        clashes = sum(1 for px, py in placed if abs(px - x) < 0.25 and abs(py - y) < 0.06)
+        placed.append((x, y))
         axis.annotate(
             candidate,
             (row["coverage_at_10"], row["hit_rate_at_10"]),
             textcoords="offset points",
-            xytext=(6, 4),
+            xytext=(8, 4 - 12 * clashes),
             fontsize=9,
         )
     _style(
         axis,
-        "Coverage vs hit rate (validation) — squares: baselines, red: selected",
+        "Coverage vs hit rate (validation) — squares: baselines, red: selected, bars: ±1 SE",
         "catalog coverage@10 (share of tracks ever recommended)",
         "hit rate@10",
     )
