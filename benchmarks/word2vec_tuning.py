@@ -1,7 +1,7 @@
 """Benchmark: how far tuning word2vec goes on real radio playlists (next-track, validation).
 
 Run ``benchmarks/quality.py`` first: this reuses the splits and queries it wrote in
-``benchmarks/.work/quality``. Starting from the best variant of the sweep (skip-gram, in_out
+``benchmarks/.work/quality_next_track``. Starting from the best variant of the sweep (skip-gram, in_out
 scoring, the literature's music settings), it changes one hyperparameter at a time and prints
 validation HR@10 beside the co-occurrence baseline on the same queries. Training uses one
 worker and a fixed seed, so every row is reproducible.
@@ -57,7 +57,7 @@ CHANGES = [
 
 
 def main(changes: list[dict] = CHANGES) -> None:
-    data = WORKDIR / "quality" / "data"
+    data = WORKDIR / "quality_next_track" / "data"
     train = connection().read_parquet(str(data / "04_model_input/playlists_train.parquet"))
     validation = connection().read_parquet(
         str(data / "04_model_input/playlists_validation.parquet")

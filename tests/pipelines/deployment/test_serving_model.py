@@ -222,7 +222,18 @@ def test_recommend_command_answers_from_the_package_with_did_you_mean(
     assert main(["A1", "t1", "--model", str(tmp_path / "missing.tar.gz")]) == 2
 
 
-@pytest.mark.parametrize("kind", ["most_popular", "cooccurrence", "transitions", "in_out"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "most_popular",
+        "cooccurrence",
+        "transitions",
+        "in_out",
+        "knn_jaccard_sampled",
+        "knn_idf",
+        "ials",
+    ],
+)
 def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
     models, kind, tmp_path, capsys, monkeypatch
 ):

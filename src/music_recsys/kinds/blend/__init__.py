@@ -186,7 +186,7 @@ def fit_blend(
     from music_recsys.kinds import registry  # noqa: PLC0415
     from music_recsys.kinds.training_rows import in_play_order  # noqa: PLC0415
     from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: PLC0415
 
     started = time.perf_counter()
     kinds = registry()
@@ -207,8 +207,17 @@ def fit_blend(
     for candidate, model in zip(used, models, strict=True):
         model.name = candidate  # the refit for deployment looks components up by name
     index = models[0].index
-    query_list, targets, usable = as_queries(index, validation_queries, evaluation)
-    lists = [model.rank(query_list, blend.depth)[:2] for model in models]
+    # Each component's top `depth`, ranked in batches within evaluation.batch_bytes as the
+    # evaluation ranks (all queries at once would hold every seed's playlists at full size).
+    depth = min(blend.depth, len(index))
+    listing = evaluation.model_copy(
+        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
+    )
+    lists, targets, usable = [], None, None
+    for model in models:
+        ranked = rank_targets(model, validation_queries, listing, what=f"{name}: {model.name}")
+        lists.append((ranked.top, ranked.scores))
+        targets, usable = ranked.targets, ranked.counted
     kind_name, k = m.parse_metric(evaluation.selection_metric)
     metric = {"hit_rate": m.hit_rate, "mrr": m.mrr, "ndcg": m.ndcg}[kind_name]
     weights, trials = search_weights(

@@ -114,10 +114,26 @@ def build(index: TrackIndex, item_factors: np.ndarray, settings: IalsSettings, n
     )
 
 
+def from_arrays(index: TrackIndex, arrays: dict, name: str) -> Ials:
+    """The recommender rebuilt from a package's variables (see ``serving.py``)."""
+    factors = np.ascontiguousarray(np.asarray(arrays["item_factors_t"]).T)
+    return Ials(
+        index,
+        name=name,
+        query_vectors=factors,
+        item_vectors=factors,
+        has_vector=np.ones(len(index), dtype=bool),
+        scoring="dot",
+        gram=np.asarray(arrays["gram"]),
+        alpha=float(np.asarray(arrays["ials_alpha"])[0]),
+    )
+
+
 KIND = Kind(
     name="ials",
     settings=IalsSettings,
     fit=fit,
     simplicity=4,
     has_vectors=True,
+    from_arrays=from_arrays,
 )

@@ -15,18 +15,22 @@ class IalsLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.n, self.k = len(recommender.index), k
         self.alpha = float(recommender.alpha)
-        self.item_factors = constant(recommender.item_vectors, "item_factors")
+        # Stored once, [factors, catalog] (the scoring's GEMV layout); the seeds' factors are
+        # gathered from its columns.
         self.item_factors_t = constant(
             np.ascontiguousarray(recommender.item_vectors.T), "item_factors_t"
         )
         self.gram = constant(recommender.gram.astype(np.float64), "gram")
+        self.ials_alpha = constant(np.array([self.alpha]), "ials_alpha")  # for the arrays
 
     def call(self, indices, known, weights, popularity):
         n = tf.constant(self.n, tf.int64)
         batch = tf.shape(indices, out_type=tf.int64)[0]
         seed_keys, seed_weights = query_seeds(indices, known, weights, self.n)
         rows = seed_keys // n
-        factors = tf.cast(tf.gather(self.item_factors, seed_keys % n), tf.float64)
+        factors = tf.transpose(
+            tf.cast(tf.gather(self.item_factors_t, seed_keys % n, axis=1), tf.float64)
+        )
         confidence = self.alpha * tf.cast(seed_weights, tf.float64)
         # Per row: its seeds' factors padded to [batch, seeds, factors] (padding: weight 0).
         padded = tf.RaggedTensor.from_value_rowids(factors, rows, nrows=batch).to_tensor()

@@ -194,9 +194,48 @@ def fit(playlists, track_index, track_order_report: dict, settings: PlaylistKnnS
     }
 
 
+SIMILARITIES = ("cosine", "jaccard")
+
+
+def settings_array(model: PlaylistKnn) -> np.ndarray:
+    """neighbours, similarity, sample size (-1: none) and vote exponent as one float64 array."""
+    sample = -1 if model.sample_size is None else model.sample_size
+    return np.array(
+        [model.neighbours, SIMILARITIES.index(model.similarity), sample, model.vote_exponent],
+        dtype=np.float64,
+    )
+
+
+def from_arrays(index: TrackIndex, arrays: dict, name: str) -> PlaylistKnn:
+    """The recommender rebuilt from a package's variables (see ``serving.py``)."""
+    neighbours, similarity, sample, exponent = np.asarray(arrays["knn_settings"]).tolist()
+    indptr = np.asarray(arrays["playlist_indptr"])
+    n, m = len(index), len(indptr) - 1
+    tracks = np.asarray(arrays["playlist_tracks"])
+    playlists_of = np.asarray(arrays["track_playlists"])
+    playlists = sp.csr_matrix((np.ones(len(tracks)), tracks, indptr), shape=(m, n))
+    by_track = sp.csr_matrix(
+        (np.ones(len(playlists_of)), playlists_of, np.asarray(arrays["track_indptr"])), shape=(n, m)
+    )
+    return PlaylistKnn(
+        index,
+        name=name,
+        playlists=playlists,
+        by_track=by_track,
+        track_weight=np.asarray(arrays["track_weight"]),
+        playlist_norm=np.asarray(arrays["playlist_norm"]),
+        priority=np.asarray(arrays["priority"]) if "priority" in arrays else None,
+        neighbours=int(neighbours),
+        similarity=SIMILARITIES[int(similarity)],
+        sample_size=None if sample < 0 else int(sample),
+        vote_exponent=float(exponent),
+    )
+
+
 KIND = Kind(
     name="playlist_knn",
     settings=PlaylistKnnSettings,
     fit=fit,
     simplicity=3,
+    from_arrays=from_arrays,
 )

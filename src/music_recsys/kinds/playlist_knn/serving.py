@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from music_recsys.kinds.playlist_knn import settings_array
 from music_recsys.kinds.serving_ops import (
     constant,
     gather_rows,
@@ -36,6 +37,8 @@ class PlaylistKnnLayer(keras.layers.Layer):
         self.playlist_norm = constant(recommender.playlist_norm.astype(np.float64), "playlist_norm")
         if self.sample_size is not None:
             self.priority = constant(recommender.priority.astype(np.int64), "priority")
+        # The settings too, so that a package's arrays alone rebuild the recommender.
+        self.knn_settings = constant(settings_array(recommender), "knn_settings")
 
     def call(self, indices, known, weights, popularity):
         n, m = self.n, self.m

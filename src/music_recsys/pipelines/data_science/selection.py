@@ -98,11 +98,14 @@ def select_candidate(
         )
         if runner_up:
             lead = value[best] - value[runner_up]
-            explanation += (
-                f", ahead of '{runner_up}' ({value[runner_up]:.4f}) by {lead:.4f} "
-                f"(paired SE {paired[runner_up]:.4f}), and every simpler candidate trails it by "
-                "more than one paired SE"
-            )
+            if lead > 0:
+                explanation += (
+                    f", ahead of '{runner_up}' ({value[runner_up]:.4f}) by {lead:.4f} "
+                    f"(paired SE {paired[runner_up]:.4f})"
+                )
+            else:
+                explanation += f", level with the less simple '{runner_up}'"
+            explanation += ", and every simpler candidate trails it by more than one paired SE"
         explanation += "."
     else:
         rule = "simpler within one paired SE"
