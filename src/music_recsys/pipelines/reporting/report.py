@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 import pandas as pd
 
 _STYLE = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1280px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.5; }
 h1 { border-bottom: 2px solid #4C72B0; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
+.table { overflow-x: auto; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.8em; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; white-space: nowrap; }
+th { white-space: normal; }
 th { background: #f4f6fa; } td:first-child, th:first-child { text-align: left; }
 tr.selected td { background: #fff3cd; font-weight: 600; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
@@ -23,10 +25,8 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 
 _METRICS = [
     "hit_rate_at_10",
-    "hit_rate_at_10_se",
     "mrr_at_10",
     "ndcg_at_10",
-    "ndcg_at_10_se",
     "hit_rate_at_100",
     "coverage_at_10",
     "mean_popularity_at_10",
@@ -35,7 +35,7 @@ _METRICS = [
     "guaranteed_misses",
 ]
 # What each candidate cost, beside what it scored: a candidate earns its place by both.
-_COSTS = ["fit_seconds", "evaluation_seconds", "epochs_trained", "notes"]
+_COSTS = ["fit_seconds", "evaluation_seconds", "epochs_trained"]
 
 
 def _image(png: bytes, alt: str) -> str:
@@ -57,7 +57,34 @@ def _table(frame: pd.DataFrame, selected: str | None = None, digits: int = 4) ->
             cells.append(f"<td>{text}</td>")
         marker = ' class="selected"' if selected is not None and row.iloc[0] == selected else ""
         body.append(f"<tr{marker}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="table">{table}</div>'
+
+
+def _with_errors(frame: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
+    """Metrics that have a standard error shown as "value ± SE" (one column each)."""
+    shown = frame.copy()
+    for column in frame.columns:
+        se = f"{column}_se"
+        if se in figures:
+            shown[column] = [
+                f"{v:.4f} ± {e:.4f}" if pd.notna(e) else f"{v:.4f}"
+                for v, e in zip(figures[column], figures[se], strict=True)
+            ]
+            shown = shown.rename(columns={column: f"{column} ± SE"})
+    return shown
+
+
+def _notes(validation: pd.DataFrame) -> str:
+    """What the results' notes say of each candidate (order handling, weights, sat out)."""
+    if "notes" not in validation:
+        return ""
+    items = [
+        f"<li><b>{html.escape(str(r.candidate))}</b>: {html.escape(str(r.notes))}</li>"
+        for r in validation.itertuples()
+        if isinstance(r.notes, str) and r.notes
+    ]
+    return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
 def _cost_note(model_results: pd.DataFrame) -> str:
@@ -122,11 +149,14 @@ def build_report(
     ]
     validation = model_results[model_results["split"] == "validation"].sort_values(
         metric, ascending=False
-    )[columns]
-    test = model_results[model_results["split"] == "test"].sort_values(metric, ascending=False)[
-        columns
-    ]
+    )
+    test = model_results[model_results["split"] == "test"].sort_values(metric, ascending=False)
     selected_test = test[test["candidate"] == selected].iloc[0]
+    notes = _notes(validation)
+    validation, test = (
+        _with_errors(validation[columns], validation),
+        _with_errors(test[columns], test),
+    )
     splits = " · ".join(
         f"{name}: {split_summary[name]['playlists']:,} playlists, {split_summary[name]['rows']:,} rows"
         for name in ("train", "validation", "test")
@@ -183,6 +213,7 @@ def build_report(
         f'<p class="note"><b>Selection.</b> {html.escape(model_selection["explanation"])}</p>',
         "<h3>Validation (used to choose)</h3>",
         _table(validation, selected),
+        notes,
         f"<p>{_cost_note(model_results)}</p>",
         "<h3>Test (scored once: the selected candidate and every baseline)</h3>",
         _table(test, selected),
