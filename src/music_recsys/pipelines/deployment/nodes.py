@@ -29,36 +29,55 @@ logger = logging.getLogger(__name__)
 
 def refit_for_deployment(
     model_selection: dict,
-    selected_recommender: Callable[[], Recommender],
     playlist_tracks: duckdb.DuckDBPyRelation,
     track_order_report: dict,
     deployment: DeploymentParams,
     parameters: dict,
+    **evaluated: Callable[[], Recommender],
 ) -> tuple[Recommender, dict]:
-    """The recommender that ships: the selected candidate refit on every playlist (default).
+    """The recommender that ships: the selected candidate (or ``deployment.candidate``) refit
+    on every playlist (default).
 
     The candidate's kind refits it (:mod:`music_recsys.kinds`; a blend refits its components
-    and keeps its weights). The reported figures stay those of the held-out evaluation;
-    ``refit_on_all_data: false`` ships the evaluated fit instead (``selected_recommender``
-    loads it; it is not loaded otherwise). The returned info records which fit it is.
+    and keeps its evaluated weights). The reported figures stay those of the held-out
+    evaluation; ``refit_on_all_data: false`` ships the evaluated fit instead. ``evaluated``
+    holds a loader per candidate (``<candidate>.recommender@loader``): only the shipped one's
+    evaluated fit is loaded, and only when needed. The returned info records which fit it is.
     """
-    name = model_selection["selected"]
+    name = deployment.candidate or model_selection["selected"]
     info = {
         "candidate": name,
         "selection": model_selection["explanation"],
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    declared = candidates(parameters)
+    if name != model_selection["selected"]:
+        if name not in declared:
+            raise ValueError(
+                f"deployment.candidate is '{name}', which is not a candidate; candidates: "
+                f"{', '.join(sorted(declared))}"
+            )
+        logger.warning(
+            "Shipping %s instead of the selected %s (deployment.candidate)",
+            name,
+            model_selection["selected"],
+        )
+        info["selection"] = (
+            f"deployment.candidate ships '{name}' instead of the selected "
+            f"'{model_selection['selected']}'. {model_selection['explanation']}"
+        )
     if not deployment.refit_on_all_data:
         logger.info("Shipping the evaluated fit of %s (deployment.refit_on_all_data: false)", name)
-        return selected_recommender(), info | {"fit": "training playlists only (the evaluated fit)"}
-    declared = candidates(parameters)
+        model = evaluated[name]()
+        model.name = name
+        return model, info | {"fit": "training playlists only (the evaluated fit)"}
     candidate = declared[name]
     rows = playlist_tracks.project("playlist_id, position, track_id")
     index = build_track_index(rows)
     settings = candidate.validated()
     if candidate.kind.refit is not None:
         model = candidate.kind.refit(
-            rows, index, track_order_report, settings, selected_recommender, declared
+            rows, index, track_order_report, settings, evaluated[name], declared
         )
     else:
         model, _ = candidate.kind.fit(rows, index, track_order_report, settings)

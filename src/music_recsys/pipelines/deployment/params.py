@@ -42,6 +42,9 @@ class DeploymentParams(_Params):
 
     k: int = Field(10, ge=1, description="recommendations per request, at most the catalog size")
     refit_on_all_data: bool = True
+    # Ship this candidate instead of the selected one (refit on every playlist); null: the
+    # selected candidate. For a kind's own check at full size, or a deliberate override.
+    candidate: str | None = None
     parity_queries: int = Field(300, ge=1)
     seed: int = 0
     sagemaker: SageMakerParams = SageMakerParams()

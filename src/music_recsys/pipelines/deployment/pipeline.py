@@ -7,6 +7,8 @@ evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true.
 
 from kedro.pipeline import Node, Pipeline
 
+from music_recsys.pipelines.data_science.pipeline import declared_candidates
+
 from .nodes import check_package, package_serving_model, refit_for_deployment, request_deployment
 
 
@@ -15,14 +17,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 refit_for_deployment,
-                [
-                    "model_selection",
-                    "selected_recommender@loader",
-                    "playlist_tracks",
-                    "track_order_report",
-                    "params:deployment",
-                    "parameters",
-                ],
+                {
+                    "model_selection": "model_selection",
+                    "playlist_tracks": "playlist_tracks",
+                    "track_order_report": "track_order_report",
+                    "deployment": "params:deployment",
+                    "parameters": "parameters",
+                }
+                | {name: f"{name}.recommender@loader" for name in declared_candidates()},
                 ["deployed_recommender", "deployment_info"],
                 name="refit_for_deployment_node",
                 tags="training",

@@ -1,0 +1,79 @@
+"""What ships: the selected candidate or deployment.candidate, refit or as evaluated."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from music_recsys.duckdb_sql import relation
+from music_recsys.kinds import blend, cooccurrence, playlist_knn
+from music_recsys.pipelines.data_science.queries import build_track_index
+from music_recsys.pipelines.deployment.nodes import refit_for_deployment
+from music_recsys.pipelines.deployment.params import DeploymentParams
+
+ORDERED = {"next_track_is_meaningful": True}
+ROWS = pd.DataFrame(
+    [
+        (p, pos, f"X|||{t}")
+        for p, names in enumerate(["a b c", "b c d", "a c e", "d e f", "a f"] * 3)
+        for pos, t in enumerate(names.split())
+    ],
+    columns=["playlist_id", "position", "track_id"],
+)
+TRAIN = ROWS[ROWS["playlist_id"] < 10]
+PARAMETERS = {
+    "cooccurrence": {"cooccurrence": {"window": 2}},
+    "playlist_knn": {"playlist_knn": {"neighbours": 3}},
+    "blend": {"blend": {"components": ["cooccurrence", "playlist_knn"]}},
+}
+SELECTION = {"selected": "blend", "explanation": "blend won"}
+
+
+@pytest.fixture
+def evaluated():
+    train = relation(TRAIN)
+    index = build_track_index(train)
+    fitted = {
+        "cooccurrence": cooccurrence.fit(
+            train, index, ORDERED, cooccurrence.CooccurrenceSettings(window=2)
+        )[0],
+        "playlist_knn": playlist_knn.fit(
+            train, index, ORDERED, playlist_knn.PlaylistKnnSettings(neighbours=3)
+        )[0],
+    }
+    for name, model in fitted.items():
+        model.name = name
+    fitted["blend"] = blend.Blend(
+        index=fitted["cooccurrence"].index,
+        name="blend",
+        components=[fitted["cooccurrence"], fitted["playlist_knn"]],
+        weights=np.array([0.7, 0.3]),
+        depth=10,
+    )
+    return {name: (lambda m=model: m) for name, model in fitted.items()}
+
+
+def ship(evaluated, **deployment):
+    return refit_for_deployment(
+        SELECTION, relation(ROWS), ORDERED, DeploymentParams(**deployment), PARAMETERS, **evaluated
+    )
+
+
+def test_the_selected_blend_is_refit_on_every_playlist_with_its_evaluated_weights(evaluated):
+    model, info = ship(evaluated)
+    assert info["candidate"] == "blend" and info["fit"].startswith("all playlists")
+    assert [c.name for c in model.components] == ["cooccurrence", "playlist_knn"]
+    np.testing.assert_array_equal(model.weights, [0.7, 0.3])
+    assert model.components[1].playlists.shape[0] == ROWS["playlist_id"].nunique()
+
+
+def test_deployment_candidate_ships_another_candidate_and_says_so(evaluated):
+    model, info = ship(evaluated, candidate="playlist_knn")
+    assert model.kind == "playlist_knn" and model.name == "playlist_knn"
+    assert "instead of the selected 'blend'" in info["selection"]
+    model, info = ship(evaluated, candidate="cooccurrence", refit_on_all_data=False)
+    assert info["fit"].startswith("training playlists only") and model.name == "cooccurrence"
+
+
+def test_an_unknown_deployment_candidate_is_named_with_the_known_ones(evaluated):
+    with pytest.raises(ValueError, match="'nope', which is not a candidate; candidates: blend"):
+        ship(evaluated, candidate="nope")
