@@ -1,4 +1,4 @@
-"""Candidates (baselines and a word2vec sweep), honest evaluation, selection on validation."""
+"""Candidates of every kind, honest evaluation with standard errors, selection on validation."""
 
 
 def __getattr__(name: str):
