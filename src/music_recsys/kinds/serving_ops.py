@@ -50,14 +50,15 @@ def query_seeds(indices: tf.Tensor, known: tf.Tensor, weights: tf.Tensor, n: int
 
 def gather_rows(indptr, columns, values, keys, weights, n_in: int, n_out: int):
     """The rows ``keys % n_in`` of a CSR matrix, each scaled by its weight, as keys
-    ``(keys // n_in) * n_out + column`` and values, in the order of ``keys`` then columns."""
+    ``(keys // n_in) * n_out + column`` and values, in the order of ``keys`` then columns.
+    ``values=None``: a binary matrix (every stored value 1)."""
     ids = keys % n_in
     positions = tf.ragged.range(tf.gather(indptr, ids), tf.gather(indptr, ids + 1))
     owner = positions.value_rowids()
     gathered = tf.cast(tf.gather(columns, positions.flat_values), tf.int64)
-    scaled = tf.cast(tf.gather(values, positions.flat_values), weights.dtype) * tf.gather(
-        weights, owner
-    )
+    scaled = tf.gather(weights, owner)
+    if values is not None:
+        scaled = tf.cast(tf.gather(values, positions.flat_values), weights.dtype) * scaled
     return tf.gather(keys // n_in, owner) * n_out + gathered, scaled
 
 

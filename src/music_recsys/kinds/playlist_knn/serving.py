@@ -51,15 +51,14 @@ class PlaylistKnnLayer(keras.layers.Layer):
             products = seed_weights * tf.gather(self.track_weight, seed_keys % n)
         seed_rows = seed_keys // n
         ones = tf.ones_like(seed_weights)
-        track_ones = tf.ones_like(self.track_playlists, tf.float64)
         keys, shared = gather_rows(
-            self.track_playlists_indptr, self.track_playlists, track_ones, seed_keys, ones, n, m
+            self.track_playlists_indptr, self.track_playlists, None, seed_keys, ones, n, m
         )
         if self.similarity == "cosine":
             _, dot = gather_rows(
                 self.track_playlists_indptr,
                 self.track_playlists,
-                track_ones,
+                None,
                 seed_keys,
                 products,
                 n,
@@ -108,11 +107,10 @@ class PlaylistKnnLayer(keras.layers.Layer):
             near_sims = tf.pow(near_sims, self.vote_exponent)
         order = tf.argsort(near_keys)  # neighbours by playlist index, as numpy sums them
         near_keys, near_sims = tf.gather(near_keys, order), tf.gather(near_sims, order)
-        playlist_ones = tf.ones_like(self.playlist_tracks, tf.float64)
         vote_keys, votes = gather_rows(
             self.playlist_tracks_indptr,
             self.playlist_tracks,
-            playlist_ones,
+            None,
             near_keys,
             near_sims,
             m,
