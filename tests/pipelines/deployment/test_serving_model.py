@@ -341,3 +341,10 @@ def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
     expected = [index.track_ids[row[row >= 0]].tolist() for row in top]
     outputs = served(build_serving_model(recommender, 10, 1.0), [list(q) for q in frame["query"]])
     assert [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()] == expected
+
+
+def test_every_registered_kind_has_a_parity_case(models):
+    """A kind added to music_recsys.kinds must be added to the parity cases above."""
+    from music_recsys.kinds import registry  # noqa: PLC0415
+
+    assert {model.kind for model in models.values()} == set(registry())
