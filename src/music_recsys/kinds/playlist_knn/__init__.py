@@ -69,31 +69,28 @@ class PlaylistKnn(Recommender):
         playlists (ties to the lower playlist index), float64 values rounded to float32."""
         seeds = selector(queries, len(self.index)).astype(np.float64)
         seeds.sum_duplicates()
+        # One product over the seeds' playlists: for cosine the dot products (the query's
+        # vector holds weight · idf per track, a playlist's idf per track), for Jaccard the
+        # counts of shared tracks.
+        terms = seeds.copy()
         if self.similarity == "cosine":
-            # The query's vector holds weight · idf per track, a playlist's idf per track.
             seeds.data *= self.track_weight[seeds.indices]
-            products = seeds.copy()
-            products.data *= self.track_weight[seeds.indices]
-        ones = seeds.copy()
-        ones.data[:] = 1.0
-        shared = (ones @ self.by_track).tocsr()
+            terms.data = seeds.data * self.track_weight[seeds.indices]
+        else:
+            terms.data[:] = 1.0
+        shared = (terms @ self.by_track).tocsr()
         shared.sort_indices()
-        if self.similarity == "cosine":
-            overlap = (products @ self.by_track).tocsr()
-            overlap.sort_indices()
         rows, cols, values = [], [], []
         for row in range(len(queries)):
             start, end = shared.indptr[row], shared.indptr[row + 1]
-            playlists = shared.indices[start:end]
+            playlists, overlap = shared.indices[start:end], shared.data[start:end]
             if self.similarity == "cosine":
-                dot = overlap.data[overlap.indptr[row] : overlap.indptr[row + 1]]
                 weights = seeds.data[seeds.indptr[row] : seeds.indptr[row + 1]]
                 norm = np.sqrt(np.sum(weights * weights))
-                sims = dot / (norm * self.playlist_norm[playlists])
+                sims = overlap / (norm * self.playlist_norm[playlists])
             else:
-                common = shared.data[start:end]
                 size = seeds.indptr[row + 1] - seeds.indptr[row]
-                sims = common / (size + self.playlist_norm[playlists] - common)
+                sims = overlap / (size + self.playlist_norm[playlists] - overlap)
             sims = sims.astype(np.float32)
             if self.sample_size is not None and len(playlists) > self.sample_size:
                 keep = np.argsort(-self.priority[playlists], kind="stable")[: self.sample_size]

@@ -45,37 +45,30 @@ class PlaylistKnnLayer(keras.layers.Layer):
         batch = tf.shape(indices, out_type=tf.int64)[0]
         seed_keys, seed_weights = query_seeds(indices, known, weights, n)
         seed_weights = tf.cast(seed_weights, tf.float64)
-        if self.similarity == "cosine":
-            # The query's vector holds weight · idf per track, a playlist's idf per track.
-            seed_weights = seed_weights * tf.gather(self.track_weight, seed_keys % n)
-            products = seed_weights * tf.gather(self.track_weight, seed_keys % n)
         seed_rows = seed_keys // n
-        ones = tf.ones_like(seed_weights)
-        keys, shared = gather_rows(
-            self.track_playlists_indptr, self.track_playlists, None, seed_keys, ones, n, m
-        )
+        # One gather over the seeds' playlists, summing what the similarity needs: for cosine
+        # the dot products (weight · idf in the query, idf in a playlist), for Jaccard counts.
         if self.similarity == "cosine":
-            _, dot = gather_rows(
-                self.track_playlists_indptr,
-                self.track_playlists,
-                None,
-                seed_keys,
-                products,
-                n,
-                m,
-            )
-            playlist_keys, dot = sum_by_key(keys, dot)
+            seed_weights = seed_weights * tf.gather(self.track_weight, seed_keys % n)
+            terms = seed_weights * tf.gather(self.track_weight, seed_keys % n)
+        else:
+            terms = tf.ones_like(seed_weights)
+        keys, overlap = gather_rows(
+            self.track_playlists_indptr, self.track_playlists, None, seed_keys, terms, n, m
+        )
+        playlist_keys, overlap = sum_by_key(keys, overlap)
+        rows = playlist_keys // m
+        if self.similarity == "cosine":
             norm = tf.sqrt(
                 tf.math.unsorted_segment_sum(seed_weights * seed_weights, seed_rows, batch)
             )
-            rows = playlist_keys // m
-            sims = dot / (tf.gather(norm, rows) * tf.gather(self.playlist_norm, playlist_keys % m))
+            sims = overlap / (
+                tf.gather(norm, rows) * tf.gather(self.playlist_norm, playlist_keys % m)
+            )
         else:
-            playlist_keys, common = sum_by_key(keys, shared)
             sizes = tf.math.unsorted_segment_sum(tf.ones_like(seed_weights), seed_rows, batch)
-            rows = playlist_keys // m
             length = tf.gather(self.playlist_norm, playlist_keys % m)
-            sims = common / (tf.gather(sizes, rows) + length - common)
+            sims = overlap / (tf.gather(sizes, rows) + length - overlap)
         sims = tf.cast(sims, tf.float32)
         if self.sample_size is not None:
             # The candidates with the highest seeded priority, per row.
