@@ -51,7 +51,6 @@ class Kind:
         refit: Refit for deployment when it is not ``fit`` (the blend refits its components).
         from_arrays: Rebuilds the recommender from a package's saved variables, for
             ``music-recsys recommend``'s fast path; None: the SavedModel answers instead.
-        has_vectors: Its recommender carries track vectors (``query_vectors``) to map.
     """
 
     name: str
@@ -63,7 +62,6 @@ class Kind:
     nodes: Callable[..., list] | None = None
     refit: Callable[..., Any] | None = None
     from_arrays: Callable[..., Any] | None = None
-    has_vectors: bool = False
 
     def serving_layer(self, recommender, k: int):
         """The Keras layer that ranks as ``recommender`` does (imports TensorFlow)."""

@@ -102,6 +102,17 @@ def build(index: TrackIndex, item_factors: np.ndarray, settings: IalsSettings, n
     factors = np.ascontiguousarray(item_factors, dtype=np.float32)
     as64 = factors.astype(np.float64)
     gram = as64.T @ as64 + settings.regularization * np.eye(factors.shape[1])
+    return _ials(index, factors, gram, settings.alpha, name)
+
+
+def from_arrays(index: TrackIndex, arrays: dict, name: str) -> Ials:
+    """The recommender rebuilt from a package's variables (see ``serving.py``)."""
+    factors = np.ascontiguousarray(np.asarray(arrays["item_factors_t"]).T)
+    alpha = float(np.asarray(arrays["ials_alpha"])[0])
+    return _ials(index, factors, np.asarray(arrays["gram"]), alpha, name)
+
+
+def _ials(index: TrackIndex, factors: np.ndarray, gram: np.ndarray, alpha: float, name: str):
     return Ials(
         index,
         name=name,
@@ -110,22 +121,7 @@ def build(index: TrackIndex, item_factors: np.ndarray, settings: IalsSettings, n
         has_vector=np.ones(len(index), dtype=bool),
         scoring="dot",
         gram=gram,
-        alpha=settings.alpha,
-    )
-
-
-def from_arrays(index: TrackIndex, arrays: dict, name: str) -> Ials:
-    """The recommender rebuilt from a package's variables (see ``serving.py``)."""
-    factors = np.ascontiguousarray(np.asarray(arrays["item_factors_t"]).T)
-    return Ials(
-        index,
-        name=name,
-        query_vectors=factors,
-        item_vectors=factors,
-        has_vector=np.ones(len(index), dtype=bool),
-        scoring="dot",
-        gram=np.asarray(arrays["gram"]),
-        alpha=float(np.asarray(arrays["ials_alpha"])[0]),
+        alpha=alpha,
     )
 
 
@@ -134,6 +130,5 @@ KIND = Kind(
     settings=IalsSettings,
     fit=fit,
     simplicity=4,
-    has_vectors=True,
     from_arrays=from_arrays,
 )

@@ -237,5 +237,4 @@ KIND = Kind(
     simplicity=5,
     nodes=nodes,
     from_arrays=_from_arrays,
-    has_vectors=True,
 )
