@@ -76,7 +76,7 @@ def select_candidate(
         logger.info("Selection: %s sits out (%s)", c, reason)
     eligible = [c for c in scores if c not in left_out and not math.isnan(scores[c][metric])]
     value = {c: scores[c][metric] for c in eligible}
-    best = max(eligible, key=lambda c: (value[c], -kinds[c]["simplicity"], _reverse(c)))
+    best = min(eligible, key=lambda c: (-value[c], kinds[c]["simplicity"], c))
     simplest_first = sorted(eligible, key=lambda c: (kinds[c]["simplicity"], -value[c], c))
 
     def beaten_by(c: str) -> list[str]:
@@ -141,11 +141,6 @@ def select_candidate(
         ],
         "explanation": explanation,
     }
-
-
-def _reverse(name: str) -> tuple[int, ...]:
-    """Sorts names backwards, so that ``max`` breaks ties by the first name."""
-    return tuple(-ord(ch) for ch in name)
 
 
 def evaluate_on_test(
