@@ -33,14 +33,8 @@ class BlendLayer(keras.layers.Layer):
             low = tf.reduce_min(tf.where(listed, v, np.inf), axis=1, keepdims=True)
             spread = high - low
             ok = listed & (spread > 0)
-            scaled = (
-                tf.where(
-                    ok,
-                    (tf.where(ok, v, 0.0) - tf.where(ok, low, 0.0)) / tf.where(ok, spread, 1.0),
-                    0.0,
-                )
-                * weight
-            )
+            # Unlisted entries are -inf and an empty row's low is +inf: no NaN where `ok` holds.
+            scaled = tf.where(ok, (v - low) / tf.where(ok, spread, 1.0), 0.0) * weight
             keep = listed & (scaled > 0)
             rows = tf.broadcast_to(
                 tf.range(tf.shape(ids, out_type=tf.int64)[0])[:, None],
