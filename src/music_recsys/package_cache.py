@@ -125,7 +125,6 @@ def recommender(folder: Path, catalog: list[str] | None = None):
     ``item_vectors_t``, ``has_vector`` for word2vec; each kind's ``from_arrays`` reads its
     own), so the ranking is the one the parity check compared with the SavedModel's.
     """
-    from music_recsys.kinds import kind as kind_named  # noqa: PLC0415
     from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
 
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
@@ -135,10 +134,7 @@ def recommender(folder: Path, catalog: list[str] | None = None):
     track_ids = np.array(catalog, dtype=object)
     index = TrackIndex(track_ids, np.asarray(arrays["popularity"]).astype(np.int64))
     kind, name = metadata["kind"], metadata.get("candidate", metadata["kind"])
-    try:
-        rebuild = kind_named(kind).from_arrays
-    except KeyError:
-        rebuild = None
+    rebuild = _rebuilder(kind)
     if rebuild is None:
         raise ValueError(
             f"Recommender kind {kind!r} in {folder / 'metadata.json'} is not rebuilt from arrays"
@@ -148,7 +144,12 @@ def recommender(folder: Path, catalog: list[str] | None = None):
 
 def rebuilds_from_arrays(kind: str) -> bool:
     """Whether a package of this kind can answer from its cached arrays (else: the SavedModel)."""
+    return _rebuilder(kind) is not None
+
+
+def _rebuilder(kind: str):
+    """The kind's ``from_arrays``, or None (an unknown kind, or one without)."""
     from music_recsys.kinds import registry  # noqa: PLC0415
 
     found = registry().get(kind)
-    return found is not None and found.from_arrays is not None
+    return None if found is None else found.from_arrays
