@@ -8,12 +8,14 @@ from music_recsys.hooks import (
     DuckDBHook,
     NodeProfileHook,
     RunSummaryHook,
+    SparkHook,
     TypedParamsTrackingHook,
 )
 from music_recsys.project import project_root
 
 HOOKS = (
     DuckDBHook(),
+    SparkHook(),
     DemoDataHook(),
     TypedParamsTrackingHook(),
     NodeProfileHook(),
@@ -50,7 +52,9 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft"},
     # conf/<env>/duckdb.yml: DuckDB settings, applied by music_recsys.hooks.DuckDBHook.
-    "config_patterns": {"duckdb": ["duckdb*", "duckdb*/**"]},
+    # conf/<env>/spark.yml: the SparkSession of `--env spark`, started by
+    # music_recsys.hooks.SparkHook.
+    "config_patterns": {"duckdb": ["duckdb*", "duckdb*/**"], "spark": ["spark*", "spark*/**"]},
     # ${project_root:} in configuration: the project's absolute path, wherever Kedro is started
     # from (a notebook's kernel starts in notebooks/). mlflow.yml uses it so that every session
     # tracks into the same sqlite:///<project>/mlflow.db.

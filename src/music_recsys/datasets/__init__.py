@@ -4,6 +4,7 @@ from .duckdb_parquet import DuckDBParquetDataset
 from .figure import FigureDataset
 from .loader import Loader, PickleLoaderDataset
 from .playlist_csv import PlaylistCsvDataset, PlaylistFileError
+from .playlist_spark import SparkPlaylistTextDataset
 from .sagemaker_archive import ModelArchive, ModelPackage, SageMakerModelArchiveDataset
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "PickleLoaderDataset",
     "PlaylistFileError",
     "SageMakerModelArchiveDataset",
+    "SparkPlaylistTextDataset",
 ]

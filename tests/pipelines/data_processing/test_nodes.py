@@ -272,7 +272,14 @@ def test_order_check_calls_unsorted_rows_play_order():
 def many_playlists():
     playlists = [[f"t{(p * 7 + i) % 50}" for i in range(3 + p % 4)] for p in range(200)]
     tracks = _tracks(playlists)
-    ids = pd.DataFrame({"playlist_id": range(200), "n_tracks": [len(p) for p in playlists]})
+    ids = pd.DataFrame(
+        {
+            "playlist_id": range(200),
+            "user_id": [f"user{p % 30}" for p in range(200)],
+            "playlistname": [f"list {p}" for p in range(200)],
+            "n_tracks": [len(p) for p in playlists],
+        }
+    )
     return tracks, ids
 
 
