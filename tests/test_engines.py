@@ -1,0 +1,184 @@
+"""The same data_processing on DuckDB and on Spark gives the same rows.
+
+Every query of the pipeline is written once (``sql_queries.py``) and translated for Spark, so
+these tests run the nodes on both engines and compare every output row for row: parsed values,
+rejects with their line numbers, row accounting, playlists, the split, the track table. One
+SparkSession (``local[2]``) serves the whole module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from music_recsys import duckdb_sql, spark_sql
+from music_recsys.datasets import PlaylistCsvDataset, SparkPlaylistTextDataset
+from music_recsys.pipelines.data_processing import nodes
+from music_recsys.pipelines.data_processing.params import (
+    CleaningParams,
+    FilterParams,
+    OrderCheckParams,
+    SplitParams,
+)
+from music_recsys.tables import to_pandas
+
+from .conftest import SHARED_DATA, TINY_DEMO, copy_project, require_scale, run
+
+JAVA_17 = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    require_scale("pyspark")
+    if "JAVA_HOME" not in os.environ and JAVA_17.is_dir():
+        os.environ["JAVA_HOME"] = str(JAVA_17)
+    session = spark_sql.start(
+        {
+            "spark.master": "local[2]",
+            "spark.sql.shuffle.partitions": 2,
+            "spark.ui.enabled": False,
+            "spark.ui.showConsoleProgress": False,
+            "spark.sql.execution.arrow.pyspark.enabled": True,
+        },
+        app_name="music_recsys-tests",
+    )
+    yield session
+    session.stop()
+    spark_sql._session = None  # noqa: SLF001
+
+
+def run_nodes(raw) -> dict:
+    """Every data_processing output for the raw lines ``raw``, as pandas frames and dicts."""
+    out: dict = {}
+    clean = nodes.clean_playlist_rows(nodes.parse_playlist_lines(raw), CleaningParams())
+    out["clean_rows"] = to_pandas(clean)
+    if isinstance(clean, duckdb.DuckDBPyRelation):  # as the catalog hands it over: stored
+        clean = duckdb_sql.relation(out["clean_rows"])
+    tracks, playlists, out["filter_summary"] = nodes.filter_playlists(
+        clean, FilterParams(min_track_frequency=1, min_playlist_length=2)
+    )
+    out["playlist_tracks"], out["playlists"] = to_pandas(tracks), to_pandas(playlists)
+    out["tracks"] = to_pandas(nodes.build_track_table(tracks))
+    out["track_order_report"] = nodes.check_track_order(tracks, OrderCheckParams())
+    *splits, out["split_summary"] = nodes.split_playlists(
+        tracks, playlists, SplitParams(seed=7, train=0.6, validation=0.2, test=0.2)
+    )
+    for name, split in zip(nodes.SPLITS, splits, strict=True):
+        out[f"playlists_{name}"] = to_pandas(split)
+    out["row_accounting"] = nodes.account_for_rows(clean, out["filter_summary"])
+    out["rejected_rows"] = nodes.collect_rejected_rows(clean)
+    return out
+
+
+def same_rows(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> None:
+    assert list(spark.columns) == list(duck.columns), name
+    order = list(duck.columns)
+    left = duck.sort_values(order, ignore_index=True).astype(object)
+    right = spark.sort_values(order, ignore_index=True).astype(object)
+    left, right = left.where(left.notna(), None), right.where(right.notna(), None)
+    pd.testing.assert_frame_equal(left, right, obj=name)
+
+
+def assert_same_outputs(duck: dict, spark: dict) -> None:
+    assert duck.keys() == spark.keys()
+    for name, value in duck.items():
+        if isinstance(value, pd.DataFrame):
+            same_rows(name, value, spark[name])
+        else:
+            assert json.dumps(value, sort_keys=True) == json.dumps(spark[name], sort_keys=True)
+
+
+def test_both_engines_give_the_same_rows_on_every_quirk(spark, quirks_file):
+    duck = run_nodes(PlaylistCsvDataset(str(quirks_file)).load())
+    on_spark = run_nodes(SparkPlaylistTextDataset(str(quirks_file)).load())
+    assert_same_outputs(duck, on_spark)
+    rejected = on_spark["rejected_rows"].set_index("line_number")["reason"].to_dict()
+    assert rejected[15] == "invalid_utf8" and rejected[11] == "wrong_field_count"
+    assert on_spark["playlists_train"].shape[0] > 0
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "spotify_sample_10k.csv").is_file(), reason="the real sample is not here"
+)
+def test_both_engines_give_the_same_rows_on_the_real_sample(spark):
+    path = str(SHARED_DATA / "spotify_sample_10k.csv")
+    assert_same_outputs(
+        run_nodes(PlaylistCsvDataset(path).load()),
+        run_nodes(SparkPlaylistTextDataset(path).load()),
+    )
+
+
+def _stored(project: Path, spark_env: bool) -> dict:
+    """What a data_processing run left in ``project``'s data/, read back with DuckDB."""
+    tables = {
+        "clean_rows": "02_intermediate/clean_rows",
+        "playlist_tracks": "03_primary/playlist_tracks",
+        "tracks": "03_primary/tracks",
+        "playlists": "03_primary/playlists",
+        **{f"playlists_{s}": f"04_model_input/playlists_{s}" for s in nodes.SPLITS},
+    }
+    out = {}
+    for name, stem in tables.items():
+        path = project / "data" / (f"{stem}.spark/*.parquet" if spark_env else f"{stem}.parquet")
+        out[name] = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pandas()
+    for name in ("row_accounting", "rejected_rows"):
+        out[name] = pd.read_csv(project / "data" / "08_reporting" / f"{name}.csv")
+    for name, folder in (
+        ("filter_summary", "02_intermediate"),
+        ("track_order_report", "03_primary"),
+        ("split_summary", "04_model_input"),
+    ):
+        out[name] = json.loads((project / "data" / folder / f"{name}.json").read_text())
+    return out
+
+
+@pytest.mark.integration
+def test_kedro_run_env_spark_stores_the_same_datasets_as_the_default_run(
+    spark, tmp_path, monkeypatch
+):
+    duck_project = copy_project(tmp_path / "duckdb")
+    spark_project = copy_project(tmp_path / "spark", envs=("spark",))
+    monkeypatch.chdir(duck_project)
+    run(duck_project, "data_processing", **TINY_DEMO)
+    monkeypatch.chdir(spark_project)
+    run(spark_project, "data_processing", env="spark", **TINY_DEMO)
+    assert_same_outputs(_stored(duck_project, False), _stored(spark_project, True))
+
+
+# --- what happens when Spark cannot start --------------------------------------------------------
+
+
+def test_a_missing_pyspark_stops_with_what_to_install(monkeypatch):
+    import builtins  # noqa: PLC0415
+
+    real_import = builtins.__import__
+
+    def no_pyspark(name, *args, **kwargs):
+        if name.split(".")[0] == "pyspark":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyspark)
+    with pytest.raises(spark_sql.SparkSetupError, match=r"make scale.*\.\[scale\]"):
+        spark_sql.check_installed()
+
+
+def test_no_java_stops_with_where_it_looked(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(spark_sql.SparkSetupError, match="Java 17.*JAVA_HOME="):
+        spark_sql.check_java()
+
+
+def test_an_unreachable_master_fails_within_seconds_naming_its_url():
+    started = time.perf_counter()
+    with pytest.raises(spark_sql.SparkSetupError, match=r"spark://127\.0\.0\.1:9"):
+        spark_sql.check_reachable("spark://127.0.0.1:9")
+    with pytest.raises(spark_sql.SparkSetupError, match=r"sc://127\.0\.0\.1:9"):
+        spark_sql.check_reachable("sc://127.0.0.1:9")
+    assert time.perf_counter() - started < 15
