@@ -182,3 +182,39 @@ def test_an_unreachable_master_fails_within_seconds_naming_its_url():
     with pytest.raises(spark_sql.SparkSetupError, match=r"sc://127\.0\.0\.1:9"):
         spark_sql.check_reachable("sc://127.0.0.1:9")
     assert time.perf_counter() - started < 15
+
+
+# --- the counting of the count-based candidates ---------------------------------------------------
+
+
+def test_the_counts_of_the_count_based_fits_are_the_same_on_both_engines(spark):
+    import numpy as np  # noqa: PLC0415
+
+    from music_recsys.kinds import training_rows  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.queries import build_track_index  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    rows = [
+        (playlist, position, f"t{int(rng.zipf(1.6)) % 40}")
+        for playlist in range(60)
+        for position in range(int(rng.integers(1, 12)))
+    ]
+    frame = pd.DataFrame(rows, columns=["playlist_id", "position", "track_id"])
+    duck, on_spark = duckdb_sql.relation(frame), spark.createDataFrame(frame)
+    index = build_track_index(duck)
+    pd.testing.assert_frame_equal(index, build_track_index(on_spark), check_dtype=False)
+    for shuffled in (False, True):
+        for a, b in zip(
+            training_rows.rows_by_playlist(duck, index, shuffled=shuffled),
+            training_rows.rows_by_playlist(on_spark, index, shuffled=shuffled),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)
+    ids, matrix = training_rows.playlist_matrix(duck, index)
+    spark_ids, spark_matrix = training_rows.playlist_matrix(on_spark, index)
+    np.testing.assert_array_equal(ids, spark_ids)
+    assert (matrix != spark_matrix).nnz == 0
+    for window, directed, shuffled in [(1, True, False), (3, False, True), (None, False, False)]:
+        graph = training_rows.pair_graph(duck, index, window, directed, shuffled=shuffled)
+        spark_graph = training_rows.pair_graph(on_spark, index, window, directed, shuffled)
+        assert graph.nnz > 0 and (graph != spark_graph).nnz == 0, (window, directed, shuffled)

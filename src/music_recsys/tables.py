@@ -63,3 +63,9 @@ def materialize(table: Table) -> Any:
     if spark_sql.is_spark_frame(table):
         return table.cache()
     return to_pandas(table)
+
+
+def seeded_order(seed: int, *values: str) -> str:
+    """A sort key that puts rows in a seeded pseudo-random order: the ``md5`` of the seed and
+    the values (hex text, compared byte by byte), identical on DuckDB and Spark."""
+    return f"md5(concat_ws(chr(31), '{int(seed)}', {', '.join(values)}))"

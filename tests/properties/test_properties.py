@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from music_recsys.datasets import PlaylistCsvDataset
 from music_recsys.datasets.playlist_csv import format_line, split_line
 from music_recsys.duckdb_sql import to_pandas
-from music_recsys.pipelines.data_processing.nodes import _RFC_LINE, parse_playlist_lines
+from music_recsys.pipelines.data_processing.nodes import parse_playlist_lines
+from music_recsys.pipelines.data_processing.sql_queries import RFC_LINE
 from music_recsys.pipelines.data_science import metrics as m
 
 # Any text without line breaks (the format has no way to hold them); quotes and commas welcome.
@@ -32,7 +33,7 @@ def ambiguous(row) -> bool:
     read as RFC 4180, as documented; the file's own writer never produces the difference for
     real data (see tests/conftest.py), so such rows are left to the example tests."""
     line = format_line(row)
-    match = re.fullmatch(_RFC_LINE, line, flags=re.DOTALL)
+    match = re.fullmatch(RFC_LINE, line, flags=re.DOTALL)
     if not match:
         return False
     values = [v[1:-1].replace('""', '"') if v.startswith('"') else v for v in match.groups()]

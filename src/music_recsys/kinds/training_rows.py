@@ -1,16 +1,22 @@
-"""The training playlists as flat arrays, the form every fit starts from (DuckDB; imported by
-the fits when they run, so that a pickled recommender loads without DuckDB)."""
+"""The training playlists as flat arrays, the form every fit starts from, and the counts the
+count-based fits need (imported by the fits when they run, so that a pickled recommender loads
+without DuckDB).
+
+The queries run on the engine that holds the split (:mod:`music_recsys.tables`): DuckDB by
+default, Spark with ``--env spark``. On Spark the cluster counts the track pairs and the
+playlist × track cells, and only the distinct pairs with their counts come to this process; on
+DuckDB the rows come over once and numpy counts them (faster on one machine). Both give the
+same matrices (``tests/test_engines.py``)."""
 
 from __future__ import annotations
 
 import logging
 
-import duckdb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from music_recsys.duckdb_sql import sql, to_pandas
+from music_recsys.tables import Table, on_spark, seeded_order, sql, to_pandas
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +31,18 @@ def in_play_order(track_order_report: dict) -> bool:
     return bool(track_order_report.get("next_track_is_meaningful", True))
 
 
+def _order(shuffled: bool) -> str:
+    if not shuffled:
+        return "p.position"
+    return f"{seeded_order(SHUFFLE_SEED, 'CAST(p.position AS VARCHAR)')}, p.position"
+
+
+def _catalog_indices(track_index: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"track_id": track_index["track_id"], "idx": np.arange(len(track_index))})
+
+
 def rows_by_playlist(
-    playlists: duckdb.DuckDBPyRelation,
+    playlists: Table,
     track_index: pd.DataFrame | None = None,
     shuffled: bool = False,
 ):
@@ -35,7 +51,7 @@ def rows_by_playlist(
     Within a playlist the rows come by position, or, with ``shuffled``, in a seeded random order
     (the same in every run).
     """
-    order = f"hash(p.position, {SHUFFLE_SEED}), p.position" if shuffled else "p.position"
+    order = _order(shuffled)
     if track_index is None:
         frame = to_pandas(
             sql(
@@ -45,9 +61,7 @@ def rows_by_playlist(
         )
         values = frame["track_id"].to_numpy(dtype=object)
     else:
-        index = pd.DataFrame(
-            {"track_id": track_index["track_id"], "idx": np.arange(len(track_index))}
-        )
+        index = _catalog_indices(track_index)
         frame = to_pandas(
             sql(
                 f"""
@@ -65,23 +79,33 @@ def rows_by_playlist(
 
 
 def playlist_matrix(
-    playlists: duckdb.DuckDBPyRelation, track_index: pd.DataFrame
+    playlists: Table, track_index: pd.DataFrame
 ) -> tuple[np.ndarray, sp.csr_matrix]:
     """Playlist ids and the binary ``[playlists, catalog]`` matrix (a track listed twice in a
-    playlist counts once)."""
-    ids, offsets, indices = rows_by_playlist(playlists, track_index)
-    playlist_of_row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
+    playlist counts once): the distinct (playlist, track) cells, counted by the engine."""
+    cells = to_pandas(
+        sql(
+            """
+            SELECT DISTINCT p.playlist_id, i.idx FROM {p} p JOIN {index} i USING (track_id)
+            """,
+            p=playlists,
+            index=_catalog_indices(track_index),
+        )
+    )
+    ids, rows = np.unique(cells["playlist_id"].to_numpy(), return_inverse=True)
     matrix = sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.float32), (playlist_of_row, indices.astype(np.int32))),
+        (
+            np.ones(len(cells), dtype=np.float32),
+            (rows.astype(np.int32), cells["idx"].to_numpy(dtype=np.int32)),
+        ),
         shape=(len(ids), len(track_index)),
     )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
+    matrix.sort_indices()
     return ids, matrix
 
 
 def pair_graph(
-    playlists: duckdb.DuckDBPyRelation,
+    playlists: Table,
     track_index: pd.DataFrame,
     window: int | None,
     directed: bool,
@@ -95,8 +119,15 @@ def pair_graph(
 
     Pairs are counted one distance at a time into a CSR matrix with 32-bit indices, and the
     undirected graph is that matrix plus its transpose, so memory follows the graph's non-zeros
-    rather than the number of pairs (125 M pairs at full size).
+    rather than the number of pairs (125 M pairs at full size). On Spark the pairs are counted
+    by the cluster (:func:`_pair_counts_on_engine`).
     """
+    if on_spark(playlists):
+        counts = _pair_counts_on_engine(playlists, track_index, window, shuffled)
+        if window is not None and not directed:
+            counts = (counts + counts.T).tocsr()
+        counts.sort_indices()
+        return counts
     _, offsets, indices = rows_by_playlist(playlists, track_index, shuffled=shuffled)
     n = len(track_index)
     playlist_of_row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
@@ -126,3 +157,47 @@ def pair_graph(
         counts = (counts + counts.T).tocsr()
     counts.sort_indices()
     return counts
+
+
+def _pair_counts_on_engine(
+    playlists: Table, track_index: pd.DataFrame, window: int | None, shuffled: bool
+) -> sp.csr_matrix:
+    """The (earlier, later) pair counts of :func:`pair_graph` in SQL: for a window, pairs of rows
+    1..window places apart in the playlist's order; without one, every two distinct tracks of a
+    playlist weighted by how often each is listed (XᵀX)."""
+    index = _catalog_indices(track_index)
+    if window is None:
+        query = """
+            WITH cells AS (
+                SELECT p.playlist_id, i.idx, count(*) AS listed
+                FROM {p} p JOIN {index} i USING (track_id) GROUP BY p.playlist_id, i.idx
+            )
+            SELECT a.idx AS earlier, b.idx AS later, sum(a.listed * b.listed) AS n
+            FROM cells a JOIN cells b ON a.playlist_id = b.playlist_id AND a.idx <> b.idx
+            GROUP BY a.idx, b.idx
+            """
+    else:
+        query = f"""
+            WITH ranked AS (
+                SELECT p.playlist_id, i.idx,
+                       row_number() OVER (PARTITION BY p.playlist_id ORDER BY {_order(shuffled)})
+                           AS place
+                FROM {{p}} p JOIN {{index}} i USING (track_id)
+            )
+            SELECT a.idx AS earlier, b.idx AS later, count(*) AS n
+            FROM ranked a JOIN ranked b
+                ON a.playlist_id = b.playlist_id AND b.place > a.place
+                   AND b.place <= a.place + {int(window)}
+            WHERE a.idx <> b.idx
+            GROUP BY a.idx, b.idx
+            """
+    pairs = to_pandas(sql(query, p=playlists, index=index))
+    n = len(track_index)
+    logger.info("Counted %d distinct track pairs on Spark", len(pairs))
+    return sp.csr_matrix(
+        (
+            pairs["n"].to_numpy(dtype=np.float32),
+            (pairs["earlier"].to_numpy(dtype=np.int32), pairs["later"].to_numpy(dtype=np.int32)),
+        ),
+        shape=(n, n),
+    )

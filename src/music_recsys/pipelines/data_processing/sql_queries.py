@@ -3,12 +3,14 @@
 Every query is DuckDB SQL that :func:`music_recsys.tables.sql` runs on DuckDB or, translated by
 sqlglot, on Spark. So each one sticks to what the two engines do alike: 1-based
 ``substring`` instead of DuckDB's slices, ``regexp_matches`` with an anchored pattern,
-``array_length``, explicit casts before ``||``, and a hash (:func:`unit_draw`) built from
-``md5`` and ``ascii``, which both compute identically. ``tests/test_engines.py`` runs them on
+``array_length``, explicit casts before ``||``, and a seeded order (:func:`seeded_order`) by
+``md5``, which both compute identically. ``tests/test_engines.py`` runs them on
 both and compares every row.
 """
 
 from __future__ import annotations
+
+from music_recsys.tables import seeded_order
 
 TRACK_ID_SEPARATOR = "|||"
 FIELDS = ("user_id", "artistname", "trackname", "playlistname")
@@ -221,26 +223,12 @@ ORDER_BY_LENGTH = """
     FROM per_playlist WHERE n >= 2 GROUP BY n ORDER BY n
 """
 
-_HASH_HEX_DIGITS = 15  # 60 bits: the draw stays below 2**63 in a BIGINT on both engines
-
-
-def unit_draw(*values: str) -> str:
-    """A uniform integer in ``[0, 16**15)`` from ``md5`` of the values joined by U+001F:
-    the first 15 hex digits read as a number (a digit's value is ``(ascii - 48) % 39``, for
-    ``0-9`` and ``a-f`` alike), identical on DuckDB and Spark."""
-    digest = f"md5(concat_ws(chr(31), {', '.join(values)}))"
-    return " + ".join(
-        f"CAST((ascii(substring({digest}, {i + 1}, 1)) - 48) % 39 AS BIGINT)"
-        f" * {16 ** (_HASH_HEX_DIGITS - 1 - i)}"
-        for i in range(_HASH_HEX_DIGITS)
-    )
-
 
 def split_assignment(seed: int, n_train: int, n_validation: int) -> str:
     """Each playlist's split: playlists ordered by a seeded hash of their owner and name (ties
     by id), the first ``n_train`` to train, the next ``n_validation`` to validation, the rest
     to test (input ``{playlists}``)."""
-    draw = unit_draw(f"'{int(seed)}'", "user_id", "playlistname")
+    draw = seeded_order(seed, "user_id", "playlistname")
     return f"""
         WITH ranked AS (
             SELECT playlist_id, n_tracks,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import logging
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from music_recsys.duckdb_sql import sql, to_pandas
 from music_recsys.kinds.base import Query, TrackIndex
 from music_recsys.kinds.training_rows import rows_by_playlist
+from music_recsys.tables import Table, sql, to_pandas
 
 from .params import EvaluationParams
 
 logger = logging.getLogger(__name__)
 
 
-def build_track_index(playlists_train: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+def build_track_index(playlists_train: Table) -> pd.DataFrame:
     """The catalog: every track of the training playlists, most popular first.
 
     Args:
@@ -68,9 +67,7 @@ def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> d
     return {"protocol": protocol, "reason": reason}
 
 
-def build_queries(
-    playlists: duckdb.DuckDBPyRelation, protocol: dict, evaluation: EvaluationParams
-) -> pd.DataFrame:
+def build_queries(playlists: Table, protocol: dict, evaluation: EvaluationParams) -> pd.DataFrame:
     """One query per evaluated playlist: the tracks given to the model and the one to find.
 
     ``next_track``: the target is the last track, the query the ``query_length`` tracks before

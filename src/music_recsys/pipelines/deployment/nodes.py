@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -21,6 +20,7 @@ from music_recsys.pipelines.data_science.evaluation import rank_targets
 from music_recsys.pipelines.data_science.params import EvaluationParams
 from music_recsys.pipelines.data_science.queries import build_track_index
 from music_recsys.progress import Progress
+from music_recsys.tables import Table
 
 from .params import DeploymentParams
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def refit_for_deployment(
     model_selection: dict,
-    playlist_tracks: duckdb.DuckDBPyRelation,
+    playlist_tracks: Table,
     track_order_report: dict,
     deployment: DeploymentParams,
     parameters: dict,

@@ -7,11 +7,10 @@ import re
 import warnings
 from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from music_recsys.duckdb_sql import sql, to_pandas
+from music_recsys.tables import Table, sql, to_pandas
 
 from .params import GenreParams, LatentSpaceParams, PowerLawParams
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def popularity(tracks: duckdb.DuckDBPyRelation) -> dict[str, np.ndarray]:
+def popularity(tracks: Table) -> dict[str, np.ndarray]:
     """Rows per artist and rows per track (track = artist + title), from the track table."""
     artists = to_pandas(
         sql("SELECT artistname, sum(n_rows) AS n FROM {t} GROUP BY artistname", t=tracks)
@@ -84,7 +83,7 @@ def find_xmin(counts: np.ndarray, params: PowerLawParams) -> float:
     return float(candidates[int(np.nanargmin(distances))])
 
 
-def power_law_summary(tracks: duckdb.DuckDBPyRelation, power_law: PowerLawParams) -> dict:
+def power_law_summary(tracks: Table, power_law: PowerLawParams) -> dict:
     """Power-law fits of artist and track popularity, tested against alternatives.
 
     For each entity: ``alpha`` (and its standard error ``sigma``), ``xmin``, the KS distance
@@ -155,7 +154,7 @@ def power_law_metrics(power_law_fits: dict) -> dict:
 
 
 def infer_track_genres(
-    playlist_tracks: duckdb.DuckDBPyRelation, playlists: pd.DataFrame, genres: GenreParams
+    playlist_tracks: Table, playlists: Table, genres: GenreParams
 ) -> pd.DataFrame:
     """Each track's genre: the genre most of its playlists are named after.
 
@@ -167,6 +166,7 @@ def infer_track_genres(
     Returns:
         ``track_id``, ``genre``, ``playlists_with_genre``.
     """
+    playlists = to_pandas(playlists)  # one row per playlist: small on either engine
     names = playlists["playlistname"].fillna("").str.lower()
     rows = []
     for genre, words in genres.vocabulary.items():

@@ -9,11 +9,12 @@ matplotlib.use("Agg")  # files only, no display
 import textwrap  # noqa: E402
 import warnings  # noqa: E402
 
-import duckdb  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from music_recsys.tables import Table  # noqa: E402
 
 from .analysis import fit_power_law, popularity  # noqa: E402
 from .params import PowerLawParams  # noqa: E402
@@ -31,7 +32,7 @@ def _style(axis, title: str, xlabel: str, ylabel: str) -> None:
     axis.grid(True, which="major", alpha=0.3)
 
 
-def plot_popularity_distributions(tracks: duckdb.DuckDBPyRelation) -> Figure:
+def plot_popularity_distributions(tracks: Table) -> Figure:
     """How many artists and tracks have how many rows, on log-log axes (log-spaced bins)."""
     figure, axes = plt.subplots(1, 2, figsize=FIGSIZE, constrained_layout=True)
     for axis, (entity, counts) in zip(axes, popularity(tracks).items(), strict=True):
@@ -52,9 +53,7 @@ def plot_popularity_distributions(tracks: duckdb.DuckDBPyRelation) -> Figure:
     return figure
 
 
-def plot_power_law(
-    tracks: duckdb.DuckDBPyRelation, power_law_fits: dict, power_law: PowerLawParams
-) -> Figure:
+def plot_power_law(tracks: Table, power_law_fits: dict, power_law: PowerLawParams) -> Figure:
     """Empirical PDF and CCDF of popularity with the fitted power law, log-log."""
     figure, axes = plt.subplots(1, 2, figsize=FIGSIZE, constrained_layout=True)
     with warnings.catch_warnings():
