@@ -31,6 +31,7 @@ gets each node's figures measured on its worker instead of the node and dataset 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -54,6 +55,8 @@ from music_recsys.datasets import DuckDBParquetDataset
 from music_recsys.project import project_root
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
@@ -248,24 +251,38 @@ class DaskRunner(AbstractRunner):
     def _get_executor(self, max_workers: int) -> None:
         return None  # the Dask client is the executor
 
-    def _client(self) -> tuple[Any, Any]:
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Any]:
+        """A client of the scheduler at the given address, or of a local cluster for the run
+        (its scheduler's and nannies' chatter silenced below warnings meanwhile)."""
         from distributed import Client, LocalCluster  # noqa: PLC0415 (an optional dependency)
 
         if self._address:
             self._logger.info("Connecting to the Dask scheduler at %s", self._address)
-            return Client(self._address), None
-        cluster = LocalCluster(
-            n_workers=self._n_workers,
-            threads_per_worker=self._threads_per_worker,
-            processes=True,
-            dashboard_address=None,
-        )
-        self._logger.info(
-            "Started a local Dask cluster: %d workers x %d thread(s)",
-            self._n_workers,
-            self._threads_per_worker,
-        )
-        return Client(cluster), cluster
+            with Client(self._address) as client:
+                yield client
+            return
+        chatter = logging.getLogger("distributed")
+        level = chatter.level
+        chatter.setLevel(max(level, logging.WARNING))
+        try:
+            with (
+                LocalCluster(
+                    n_workers=self._n_workers,
+                    threads_per_worker=self._threads_per_worker,
+                    processes=True,
+                    dashboard_address=None,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                self._logger.info(
+                    "Started a local Dask cluster: %d workers x %d thread(s)",
+                    self._n_workers,
+                    self._threads_per_worker,
+                )
+                yield client
+        finally:
+            chatter.setLevel(level)
 
     def _validate_nodes(self, nodes: Any) -> None:
         generators = sorted(n.name for n in nodes if inspect.isgeneratorfunction(n.func))
@@ -296,15 +313,12 @@ class DaskRunner(AbstractRunner):
         scratch_root = Path(self._scratch_dir or project_root() / SCRATCH_FOLDER)
         scratch = scratch_root.resolve() / (run_id or uuid.uuid4().hex).replace(":", "-")
         datasets, stand_ins = self._datasets(pipeline, catalog, scratch)
-        client, cluster = self._client()
         try:
-            self._schedule(pipeline, catalog, hook_manager, run_id, client, datasets, stand_ins)
+            with self._client() as client:
+                self._schedule(pipeline, catalog, hook_manager, run_id, client, datasets, stand_ins)
             for name in stand_ins.keys() & pipeline.outputs():
                 catalog.save(name, _in_memory(stand_ins[name].load()))
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
             shutil.rmtree(scratch, ignore_errors=True)
             if scratch_root.is_dir() and not any(scratch_root.iterdir()):
                 scratch_root.rmdir()
