@@ -209,7 +209,11 @@ def test_a_node_error_in_a_worker_surfaces_with_the_node_name(cluster, tmp_path,
 def test_memory_outputs_cross_processes_and_params_reach_the_hooks(cluster, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     catalog = DataCatalog(
-        {"x": PickleDataset(filepath=str(tmp_path / "x.pkl")), "params:factor": MemoryDataset(3)}
+        {
+            "x": PickleDataset(filepath=str(tmp_path / "x.pkl")),
+            "params:factor": MemoryDataset(3),
+            "offset": MemoryDataset(1),  # an in-memory input of the pipeline: sent by the driver
+        }
     )
     catalog.save("x", 5)
 
@@ -217,19 +221,44 @@ def test_memory_outputs_cross_processes_and_params_reach_the_hooks(cluster, tmp_
         [
             Node(double, "x", "doubled", name="double_node"),  # a free (memory) output
             Node(multiply, ["doubled", "params:factor"], "result", name="multiply_node"),
+            Node(add, ["result", "offset"], "total", name="add_node"),
         ]
     )
     recorder = Recorder()
     manager = _create_hook_manager()
     manager.register(recorder)
     result = DaskRunner(address=cluster.scheduler_address).run(pipeline, catalog, manager)
-    assert result["result"].load() == 30  # a pipeline output comes back to the driver's catalog
+    assert result["total"].load() == 31  # a pipeline output comes back to the driver's catalog
     assert ("before", "multiply_node", ("params:factor",)) in recorder.calls
     assert ("before", "double_node", ()) in recorder.calls
+    assert ("before", "add_node", ("offset",)) in recorder.calls
+    assert not (tmp_path / "data/.dask_scratch").exists()
 
 
 def multiply(x: int, factor: int) -> int:
     return x * factor
+
+
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+def duckdb_memory_limit(_: Any) -> str:
+    return duckdb_sql.connection().sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_the_drivers_duckdb_settings_apply_in_the_workers(cluster, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    previous = duckdb_sql.settings()
+    duckdb_sql.configure({"memory_limit": "123MB", "temp_directory": str(tmp_path / "spill")})
+    try:
+        catalog = DataCatalog({"x": PickleDataset(filepath=str(tmp_path / "x.pkl"))})
+        catalog.save("x", 0)
+        pipeline = Pipeline([Node(duckdb_memory_limit, "x", "limit", name="limit_node")])
+        result = DaskRunner(address=cluster.scheduler_address).run(pipeline, catalog)
+    finally:
+        duckdb_sql.configure(previous)
+    assert result["limit"].load() == "117.3 MiB"  # DuckDB's way of writing 123 MB
 
 
 def test_scratch_datasets_keep_relations_and_python_objects(tmp_path):

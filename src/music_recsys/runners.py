@@ -135,14 +135,16 @@ def run_node_on_worker(
         node: The node.
         datasets: The datasets of the inputs this worker loads and of the outputs it saves.
         given: Inputs the driver loaded (parameters, kedro-mlflow datasets, hook overrides).
-        duckdb_settings: The driver's DuckDB settings, applied to this worker's connection.
+        duckdb_settings: The driver's DuckDB settings, applied to this worker's connection
+            (with a ``temp_directory`` of its own: DuckDB may delete its temporary files when
+            a connection closes, and workers must not delete each other's).
 
     Returns:
         The outputs that have no dataset here (the driver saves them), and the node's wall
         time, running time and peak resident memory in this worker.
     """
     try:
-        duckdb_sql.configure(duckdb_settings)
+        duckdb_sql.configure(worker_duckdb_settings(duckdb_settings))
         resources.reset_peak_rss()
         started = time.perf_counter()
         inputs = {name: datasets[name].load() for name in node.inputs if name not in given}
@@ -169,6 +171,17 @@ def run_node_on_worker(
     return NodeOutcome(outputs=returned, record=record)
 
 
+def worker_duckdb_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The driver's DuckDB settings for this worker process: the same, but spilling to a
+    folder of its own under ``temp_directory``."""
+    if not settings.get("temp_directory"):
+        return dict(settings)
+    return {
+        **settings,
+        "temp_directory": str(Path(settings["temp_directory"]) / f"worker-{os.getpid()}"),
+    }
+
+
 def _worker_address() -> str | None:
     from distributed import get_worker  # noqa: PLC0415 (imported on the worker)
 
@@ -191,7 +204,7 @@ class _DriverHooks:
     """The node and dataset hooks, less the plugins that take worker-measured records."""
 
     def __init__(self, hook_manager: PluginManager) -> None:
-        plugins = getattr(hook_manager, "get_plugins", set)()
+        plugins = getattr(hook_manager, "get_plugins", set)() or ()
         self.recorders = [p for p in plugins if callable(getattr(p, "record_worker_node", None))]
         self._manager = hook_manager
         self._callers: dict[str, Any] = {}
@@ -334,12 +347,7 @@ class DaskRunner(AbstractRunner):
             if is_parameter(name):
                 continue
             dataset = catalog.get(name, fallback_to_runtime_pattern=True)
-            if isinstance(dataset, MemoryDataset):
-                if name in pipeline.inputs():
-                    raise ValueError(
-                        f"'{name}' is an in-memory input of the pipeline: DaskRunner's workers "
-                        "cannot read it; give it a persisted dataset in the catalog"
-                    )
+            if isinstance(dataset, MemoryDataset) and name not in pipeline.inputs():
                 stand_ins[name] = dataset = ScratchDataset(scratch / name.replace("/", "_"))
             datasets[name] = dataset
         unpicklable = []
@@ -422,10 +430,16 @@ class DaskRunner(AbstractRunner):
     def _load_in_driver(
         node: Node, catalog: CatalogProtocol, datasets: dict[str, AbstractDataset], hooks: Any
     ) -> dict[str, Any]:
-        """The node's parameters and kedro-mlflow inputs, loaded here."""
+        """The node's parameters, kedro-mlflow and in-memory inputs, loaded here (the
+        in-memory datasets left are inputs of the pipeline, given with data in the catalog)."""
         inputs = {}
         for name in node.inputs:
-            if is_parameter(name) or is_mlflow_dataset(datasets.get(name)):
+            dataset = datasets.get(name)
+            if (
+                is_parameter(name)
+                or is_mlflow_dataset(dataset)
+                or isinstance(dataset, MemoryDataset)
+            ):
                 hooks.before_dataset_loaded(dataset_name=name, node=node)
                 inputs[name] = catalog.load(name)
                 hooks.after_dataset_loaded(dataset_name=name, data=inputs[name], node=node)
