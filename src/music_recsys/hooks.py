@@ -207,6 +207,8 @@ class NodeProfileHook:
     memory is reset at each node's start, so its peak is its own. Every node gets a log line;
     the run ends with the costliest nodes in the log, and the whole profile as the MLflow
     artifact ``run_profile.json`` with ``run_profile.seconds`` and ``run_profile.peak_rss_gb``.
+    With :class:`music_recsys.runners.DaskRunner` each worker measures its nodes, and the runner
+    hands the figures to :meth:`record_worker_node`.
     """
 
     def __init__(self) -> None:
@@ -256,6 +258,13 @@ class NodeProfileHook:
     def after_node_run(self, node: Any) -> None:
         if self._current is not None and "run_started" in self._current:
             self._current["run_seconds"] = time.perf_counter() - self._current.pop("run_started")
+
+    def record_worker_node(self, record: dict) -> None:
+        """A node measured in another process (:class:`music_recsys.runners.DaskRunner`'s
+        workers): its ``seconds``, ``run_seconds``, ``peak_rss_gb`` and ``rss_after_gb`` as that
+        process saw them. The Dask runner calls this instead of the node and dataset hooks,
+        which in its driver would time the queue, not the node."""
+        self._nodes.append(dict(record))
 
     def profile(self) -> dict:
         """The run so far: total seconds, peak RSS over all nodes, and every node's figures."""

@@ -1,0 +1,541 @@
+"""``DaskRunner``: a Kedro runner that runs each node as a task on a Dask ``distributed`` cluster.
+
+Use it with ``kedro run --runner music_recsys.runners.DaskRunner``. Kedro's documented Dask
+runner (docs: deployment, "Dask") predates Kedro 1.x; this one is built on Kedro 1.x's own
+``AbstractRunner`` and on what its ``Task`` does, with one rule: **a worker touches only
+persisted data and never MLflow**.
+
+What runs where:
+
+- **Workers** load a node's inputs from their datasets, run the node and save its outputs to
+  their datasets. The project's DuckDB settings are applied in each worker first.
+- **The driver** (the ``kedro run`` process) schedules: a node is submitted once the nodes
+  producing its inputs are done, so independent nodes (each candidate's fit, each evaluation)
+  run side by side. It loads the ``params:`` inputs and calls the node hooks with them; it
+  loads and saves every kedro-mlflow dataset (artifacts, metrics, models), so that everything
+  MLflow logs lands in the run kedro-mlflow's hook opened in the driver (kedro-mlflow is not
+  safe from parallel workers: kedro-mlflow issues #624, #646, #689).
+
+Datasets that cross processes must be persisted. ``MemoryDataset``\\s (outputs with no catalog
+entry, and in-memory catalog entries such as ``parsed_lines``) are replaced for the run by
+:class:`ScratchDataset` files under ``data/.dask_scratch/<run id>/``, deleted as soon as no node
+needs them and at the end of the run.
+
+Node hooks are called in the driver with the inputs the driver loaded (the parameters and any
+kedro-mlflow dataset), not with every input, and ``after_node_run`` sees only the outputs that
+came back to the driver (the kedro-mlflow ones); the others are in their datasets. A hook that
+measures nodes cannot do so from the driver (it would time the queue, not the node); one that
+has a ``record_worker_node(record)`` method (like :class:`music_recsys.hooks.NodeProfileHook`)
+gets each node's figures measured on its worker instead of the node and dataset hooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+import pickle
+import shutil
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+import duckdb
+from kedro.io import AbstractDataset, MemoryDataset
+from kedro.runner import AbstractRunner
+
+from music_recsys import duckdb_sql, resources
+from music_recsys.datasets import DuckDBParquetDataset
+from music_recsys.project import project_root
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
+    from pluggy import PluginManager
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+SCRATCH_FOLDER = "data/.dask_scratch"
+
+logger = logging.getLogger(__name__)
+
+
+class ScratchDataset(AbstractDataset[Any, Any]):
+    """A run-scoped file standing in for a ``MemoryDataset`` whose data crosses processes.
+
+    A DuckDB relation is written as Parquet and loaded back as a lazy relation
+    (:class:`~music_recsys.datasets.DuckDBParquetDataset`); anything else is pickled with
+    cloudpickle, so pandas frames, Arrow tables and Python objects come back as they were.
+    ``release()`` deletes the file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        """Args: path: the file's path without its suffix (``.parquet`` or ``.pkl`` is added)."""
+        self._path = Path(path)
+
+    @property
+    def _parquet(self) -> Path:
+        return self._path.with_suffix(".parquet")
+
+    @property
+    def _pickle(self) -> Path:
+        return self._path.with_suffix(".pkl")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+    def _exists(self) -> bool:
+        return self._parquet.is_file() or self._pickle.is_file()
+
+    def save(self, data: Any) -> None:
+        self._release()
+        if isinstance(data, duckdb.DuckDBPyRelation):
+            DuckDBParquetDataset(str(self._parquet)).save(data)
+        else:
+            self._pickle.parent.mkdir(parents=True, exist_ok=True)
+            with self._pickle.open("wb") as file:
+                cloudpickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self) -> Any:
+        if self._parquet.is_file():
+            return DuckDBParquetDataset(str(self._parquet)).load()
+        with self._pickle.open("rb") as file:
+            return pickle.load(file)  # noqa: S301 (written by this run)
+
+    def _release(self) -> None:
+        self._parquet.unlink(missing_ok=True)
+        self._pickle.unlink(missing_ok=True)
+
+
+@dataclass
+class NodeOutcome:
+    """What a worker sends back: the outputs the driver saves, and what the node cost."""
+
+    outputs: dict[str, Any]
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def run_node_on_worker(
+    node: Node,
+    datasets: dict[str, AbstractDataset],
+    given: dict[str, Any],
+    duckdb_settings: dict[str, Any],
+) -> NodeOutcome:
+    """The task a worker runs: one node, its inputs loaded and its outputs saved here.
+
+    Args:
+        node: The node.
+        datasets: The datasets of the inputs this worker loads and of the outputs it saves.
+        given: Inputs the driver loaded (parameters, kedro-mlflow datasets, hook overrides).
+        duckdb_settings: The driver's DuckDB settings, applied to this worker's connection
+            (with a ``temp_directory`` of its own: DuckDB may delete its temporary files when
+            a connection closes, and workers must not delete each other's).
+
+    Returns:
+        The outputs that have no dataset here (the driver saves them), and the node's wall
+        time, running time and peak resident memory in this worker.
+    """
+    try:
+        duckdb_sql.configure(worker_duckdb_settings(duckdb_settings))
+        resources.reset_peak_rss()
+        started = time.perf_counter()
+        inputs = {name: datasets[name].load() for name in node.inputs if name not in given}
+        run_started = time.perf_counter()
+        outputs = node.run({**inputs, **given})
+        run_seconds = time.perf_counter() - run_started
+        returned = {}
+        for name, data in outputs.items():
+            if name in datasets:
+                datasets[name].save(data)
+            else:
+                returned[name] = data
+    except Exception as error:
+        error.add_note(f"Raised by node '{node.name}' on Dask worker {_worker_address()}")
+        raise
+    record = {
+        "node": node.name,
+        "seconds": time.perf_counter() - started,
+        "run_seconds": run_seconds,
+        "peak_rss_gb": resources.gigabytes(resources.peak_rss_bytes()),
+        "rss_after_gb": resources.gigabytes(resources.rss_bytes()),
+        "worker": _worker_address(),
+    }
+    return NodeOutcome(outputs=returned, record=record)
+
+
+def worker_duckdb_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The driver's DuckDB settings for this worker process: the same, but spilling to a
+    folder of its own under ``temp_directory``."""
+    if not settings.get("temp_directory"):
+        return dict(settings)
+    return {
+        **settings,
+        "temp_directory": str(Path(settings["temp_directory"]) / f"worker-{os.getpid()}"),
+    }
+
+
+def _worker_address() -> str | None:
+    from distributed import get_worker  # noqa: PLC0415 (imported on the worker)
+
+    try:
+        return get_worker().address
+    except ValueError:  # not on a worker (called directly)
+        return None
+
+
+def is_mlflow_dataset(dataset: Any) -> bool:
+    """Whether kedro-mlflow owns the dataset: it is loaded and saved in the driver only."""
+    return type(dataset).__module__.startswith("kedro_mlflow.")
+
+
+def is_parameter(name: str) -> bool:
+    return name.startswith("params:") or name == "parameters"
+
+
+class _DriverHooks:
+    """The node and dataset hooks, less the plugins that take worker-measured records."""
+
+    def __init__(self, hook_manager: PluginManager) -> None:
+        plugins = getattr(hook_manager, "get_plugins", set)() or ()
+        self.recorders = [p for p in plugins if callable(getattr(p, "record_worker_node", None))]
+        self._manager = hook_manager
+        self._callers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._callers:
+            self._callers[name] = (
+                self._manager.subset_hook_caller(name, remove_plugins=self.recorders)
+                if self.recorders
+                else getattr(self._manager.hook, name)
+            )
+        return self._callers[name]
+
+
+class DaskRunner(AbstractRunner):
+    """Runs a pipeline's nodes as tasks on a Dask ``distributed`` cluster.
+
+    The cluster is the scheduler at ``address``, else at ``$DASK_SCHEDULER_ADDRESS``, else a
+    ``distributed.LocalCluster`` of ``n_workers`` processes started for the run and closed after
+    it. Workers of an existing cluster must see the project's files at the same paths (a shared
+    file system), start in the project root, and have the project installed.
+
+    Example::
+
+        kedro run --runner music_recsys.runners.DaskRunner
+        kedro run --runner music_recsys.runners.DaskRunner --runner-params n_workers=4
+        DASK_SCHEDULER_ADDRESS=tcp://scheduler:8786 kedro run --runner music_recsys.runners.DaskRunner
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        n_workers: int = 2,
+        threads_per_worker: int = 1,
+        scratch_dir: str | None = None,
+        is_async: bool = False,
+    ) -> None:
+        """Instantiates the runner.
+
+        Args:
+            address: The scheduler's address; default ``$DASK_SCHEDULER_ADDRESS``, and a local
+                cluster when neither is set.
+            n_workers: Worker processes of the local cluster.
+            threads_per_worker: Threads per worker of the local cluster (nodes running at once
+                in one process; keep 1 unless the nodes release the GIL and share well).
+            scratch_dir: Where in-memory datasets are persisted for the run; default
+                ``data/.dask_scratch`` in the project.
+            is_async: Accepted for the ``kedro run`` command line; workers load and save in
+                turn.
+        """
+        super().__init__(is_async=is_async)
+        self._address = address or os.environ.get(SCHEDULER_ENV) or None
+        self._n_workers = int(n_workers)
+        self._threads_per_worker = int(threads_per_worker)
+        self._scratch_dir = scratch_dir
+
+    def _get_executor(self, max_workers: int) -> None:
+        return None  # the Dask client is the executor
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Any]:
+        """A client of the scheduler at the given address, or of a local cluster for the run
+        (its scheduler's and nannies' chatter silenced below warnings meanwhile)."""
+        from distributed import Client, LocalCluster  # noqa: PLC0415 (an optional dependency)
+
+        if self._address:
+            self._logger.info("Connecting to the Dask scheduler at %s", self._address)
+            with Client(self._address) as client:
+                yield client
+            return
+        chatter = logging.getLogger("distributed")
+        level = chatter.level
+        chatter.setLevel(max(level, logging.WARNING))
+        try:
+            with (
+                LocalCluster(
+                    n_workers=self._n_workers,
+                    threads_per_worker=self._threads_per_worker,
+                    processes=True,
+                    dashboard_address=None,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                self._logger.info(
+                    "Started a local Dask cluster: %d workers x %d thread(s)",
+                    self._n_workers,
+                    self._threads_per_worker,
+                )
+                yield client
+        finally:
+            chatter.setLevel(level)
+
+    def _validate_nodes(self, nodes: Any) -> None:
+        generators = sorted(n.name for n in nodes if inspect.isgeneratorfunction(n.func))
+        if generators:
+            raise ValueError(f"DaskRunner does not run generator nodes: {generators}")
+        unpicklable = []
+        for node in nodes:
+            try:
+                cloudpickle.dumps(node)
+            except Exception:  # noqa: BLE001 (any failure to serialise)
+                unpicklable.append(node.name)
+        if unpicklable:
+            raise ValueError(f"These nodes cannot be sent to Dask workers: {sorted(unpicklable)}")
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Runs the nodes on the cluster, each once its inputs' producers are done.
+
+        Raises:
+            Exception: The first node error, with a note naming the node and its worker.
+        """
+        self._validate_nodes(pipeline.nodes)
+        scratch_root = Path(self._scratch_dir or project_root() / SCRATCH_FOLDER)
+        scratch = scratch_root.resolve() / (run_id or uuid.uuid4().hex).replace(":", "-")
+        datasets, stand_ins = self._datasets(pipeline, catalog, scratch)
+        try:
+            with self._client() as client:
+                self._schedule(pipeline, catalog, hook_manager, run_id, client, datasets, stand_ins)
+            for name in stand_ins.keys() & pipeline.outputs():
+                catalog.save(name, _in_memory(stand_ins[name].load()))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if scratch_root.is_dir() and not any(scratch_root.iterdir()):
+                scratch_root.rmdir()
+
+    @staticmethod
+    def _datasets(
+        pipeline: Pipeline, catalog: CatalogProtocol, scratch: Path
+    ) -> tuple[dict[str, AbstractDataset], dict[str, ScratchDataset]]:
+        """Every dataset of the pipeline as the workers use it, and the scratch stand-ins."""
+        datasets: dict[str, AbstractDataset] = {}
+        stand_ins: dict[str, ScratchDataset] = {}
+        for name in sorted(pipeline.datasets()):
+            if is_parameter(name):
+                continue
+            dataset = catalog.get(name, fallback_to_runtime_pattern=True)
+            if isinstance(dataset, MemoryDataset) and name not in pipeline.inputs():
+                stand_ins[name] = dataset = ScratchDataset(scratch / name.replace("/", "_"))
+            datasets[name] = dataset
+        unpicklable = []
+        for name, dataset in datasets.items():
+            if not is_mlflow_dataset(dataset):
+                try:
+                    cloudpickle.dumps(dataset)
+                except Exception:  # noqa: BLE001 (any failure to serialise)
+                    unpicklable.append(name)
+        if unpicklable:
+            raise ValueError(f"These datasets cannot be sent to Dask workers: {unpicklable}")
+        return datasets, stand_ins
+
+    def _schedule(  # noqa: PLR0913
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager,
+        run_id: str | None,
+        client: Any,
+        datasets: dict[str, AbstractDataset],
+        stand_ins: dict[str, ScratchDataset],
+    ) -> None:
+        from distributed import wait  # noqa: PLC0415 (an optional dependency)
+
+        hooks = _DriverHooks(hook_manager)
+        settings = duckdb_sql.settings()
+        nodes = pipeline.nodes
+        dependencies = pipeline.node_dependencies
+        load_counts = Counter(chain.from_iterable(n.inputs for n in nodes))
+        todo, done = set(nodes), set()
+        running: dict[Any, tuple[Node, dict[str, Any]]] = {}
+        while todo or running:
+            for node in sorted(n for n in todo if dependencies[n] <= done):
+                todo.discard(node)
+                driver_inputs = self._load_in_driver(node, catalog, datasets, hooks)
+                given = dict(driver_inputs)
+                given.update(
+                    self._before_node_run(node, catalog, driver_inputs, hooks, run_id) or {}
+                )
+                on_worker = {
+                    name: datasets[name]
+                    for name in chain(node.inputs, node.outputs)
+                    if name in datasets
+                    and name not in given
+                    and not is_mlflow_dataset(datasets[name])
+                }
+                future = client.submit(
+                    run_node_on_worker,
+                    node,
+                    on_worker,
+                    given,
+                    settings,
+                    key=_task_key(node),
+                    pure=False,
+                )
+                running[future] = (node, driver_inputs)
+            if not running:
+                raise RuntimeError(
+                    f"Unable to schedule these nodes: {sorted(n.name for n in todo)}"
+                )
+            finished, _ = wait(list(running), return_when="FIRST_COMPLETED")
+            for future in finished:
+                node, driver_inputs = running.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as error:
+                    self._fail(node, error, catalog, driver_inputs, hooks, run_id)
+                    for other in running:
+                        other.cancel()
+                    self._suggest_resume_scenario(pipeline, done, catalog)
+                    raise
+                self._finish(node, outcome, catalog, driver_inputs, hooks, run_id)
+                done.add(node)
+                self._logger.info("Completed node: %s", node.name)
+                self._logger.info("Completed %d out of %d tasks", len(done), len(nodes))
+                self._release(node, pipeline, load_counts, stand_ins)
+
+    @staticmethod
+    def _load_in_driver(
+        node: Node, catalog: CatalogProtocol, datasets: dict[str, AbstractDataset], hooks: Any
+    ) -> dict[str, Any]:
+        """The node's parameters, kedro-mlflow and in-memory inputs, loaded here (the
+        in-memory datasets left are inputs of the pipeline, given with data in the catalog)."""
+        inputs = {}
+        for name in node.inputs:
+            dataset = datasets.get(name)
+            if (
+                is_parameter(name)
+                or is_mlflow_dataset(dataset)
+                or isinstance(dataset, MemoryDataset)
+            ):
+                hooks.before_dataset_loaded(dataset_name=name, node=node)
+                inputs[name] = catalog.load(name)
+                hooks.after_dataset_loaded(dataset_name=name, data=inputs[name], node=node)
+        return inputs
+
+    @staticmethod
+    def _before_node_run(
+        node: Node,
+        catalog: CatalogProtocol,
+        inputs: dict[str, Any],
+        hooks: Any,
+        run_id: str | None,
+    ) -> dict[str, Any]:
+        responses = hooks.before_node_run(
+            node=node, catalog=catalog, inputs=dict(inputs), is_async=False, run_id=run_id
+        )
+        overrides: dict[str, Any] = {}
+        for response in responses or []:
+            if response is not None and not isinstance(response, dict):
+                raise TypeError(
+                    "'before_node_run' must return either None or a dictionary mapping dataset "
+                    f"names to updated values, got '{type(response).__name__}' instead."
+                )
+            overrides.update(response or {})
+        return overrides
+
+    def _finish(  # noqa: PLR0913
+        self,
+        node: Node,
+        outcome: NodeOutcome,
+        catalog: CatalogProtocol,
+        inputs: dict[str, Any],
+        hooks: Any,
+        run_id: str | None,
+    ) -> None:
+        """The driver's share of a finished node: its hooks, its MLflow outputs, its record."""
+        record = outcome.record
+        self._logger.info(
+            "Node %s took %.1f s on %s (peak RSS %s)",
+            node.name,
+            record["seconds"],
+            record.get("worker") or "a worker",
+            "n/a" if record["peak_rss_gb"] is None else f"{record['peak_rss_gb']:.2f} GB",
+        )
+        for recorder in hooks.recorders:
+            recorder.record_worker_node(dict(record))
+        hooks.after_node_run(
+            node=node,
+            catalog=catalog,
+            inputs=inputs,
+            outputs=outcome.outputs,
+            is_async=False,
+            run_id=run_id,
+        )
+        for name, data in outcome.outputs.items():
+            hooks.before_dataset_saved(dataset_name=name, data=data, node=node)
+            catalog.save(name, data)
+            hooks.after_dataset_saved(dataset_name=name, data=data, node=node)
+        for name in node.confirms:
+            catalog.confirm(name)
+
+    def _fail(  # noqa: PLR0913
+        self,
+        node: Node,
+        error: Exception,
+        catalog: CatalogProtocol,
+        inputs: dict[str, Any],
+        hooks: Any,
+        run_id: str | None,
+    ) -> None:
+        self._logger.error("Node '%s' failed on a Dask worker: %r", node.name, error)
+        hooks.on_node_error(
+            error=error, node=node, catalog=catalog, inputs=inputs, is_async=False, run_id=run_id
+        )
+
+    @staticmethod
+    def _release(
+        node: Node,
+        pipeline: Pipeline,
+        load_counts: Counter,
+        stand_ins: dict[str, ScratchDataset],
+    ) -> None:
+        """Deletes the scratch files no node needs any more (pipeline outputs stay)."""
+        for name in node.inputs:
+            load_counts[name] -= 1
+        for name in chain(node.inputs, node.outputs):
+            if name in stand_ins and load_counts[name] < 1 and name not in pipeline.outputs():
+                stand_ins[name].release()
+
+
+def _task_key(node: Node) -> str:
+    return f"{node.name}-{uuid.uuid4().hex[:8]}"
+
+
+def _in_memory(data: Any) -> Any:
+    """``data`` kept valid once its scratch file is deleted (a relation is read into Arrow)."""
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        return duckdb_sql.connection().from_arrow(data.to_arrow_table())
+    return data
