@@ -218,3 +218,12 @@ def test_the_counts_of_the_count_based_fits_are_the_same_on_both_engines(spark):
         graph = training_rows.pair_graph(duck, index, window, directed, shuffled=shuffled)
         spark_graph = training_rows.pair_graph(on_spark, index, window, directed, shuffled)
         assert graph.nnz > 0 and (graph != spark_graph).nnz == 0, (window, directed, shuffled)
+
+
+def test_kedro_run_env_spark_without_java_stops_before_any_node_runs(tmp_path, monkeypatch):
+    project = copy_project(tmp_path / "project", envs=("spark",))
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(spark_sql.SparkSetupError, match="(Java 17|scale)"):
+        run(project, "data_processing", env="spark", **TINY_DEMO)
+    assert not list(project.glob("data/0[2-8]_*/*"))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from kedro.framework.cli.utils import KedroCliError
+import click
 
 _lock = threading.Lock()
 _session: Any = None
@@ -35,7 +35,7 @@ _MIN_JAVA = 17
 _CONNECT_TIMEOUT_S = 5.0
 
 
-class SparkSetupError(KedroCliError):
+class SparkSetupError(click.ClickException):
     """Spark cannot start here: what is missing and how to get it (shown without a traceback
     by ``kedro run``)."""
 
@@ -56,8 +56,8 @@ def check_installed() -> None:
             missing.append(module)
     if missing:
         raise SparkSetupError(
-            f"The spark environment needs {' and '.join(missing)}, which come with the project's "
-            "'scale' extra: run `make scale` (or `pip install -e '.[scale]'`), then run again. "
+            f"The spark environment needs {' and '.join(missing)}, from the project's 'scale' "
+            "extra: run `make scale` (or `pip install -e '.[scale]'`), then run again. "
             "Without --env spark the pipelines run on DuckDB and need neither."
         )
 
