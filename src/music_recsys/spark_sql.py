@@ -136,8 +136,9 @@ def start(settings: dict[str, Any], app_name: str) -> Any:
     remote = settings.pop("remote", None) or os.environ.get("SPARK_REMOTE")
     if remote:
         check_reachable(remote)
-    else:
+    if not str(remote or "").startswith("sc://"):  # a JVM here: local mode or a local server
         check_java()
+    if not remote:
         check_reachable(str(settings.get("spark.master", "")))
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
