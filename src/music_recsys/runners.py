@@ -50,7 +50,7 @@ import duckdb
 from kedro.io import AbstractDataset, MemoryDataset
 from kedro.runner import AbstractRunner
 
-from music_recsys import duckdb_sql, resources
+from music_recsys import duckdb_sql, resources, spark_sql
 from music_recsys.datasets import DuckDBParquetDataset
 from music_recsys.project import project_root
 
@@ -323,6 +323,12 @@ class DaskRunner(AbstractRunner):
             Exception: The first node error, with a note naming the node and its worker.
         """
         self._validate_nodes(pipeline.nodes)
+        if spark_sql.has_session():
+            raise ValueError(
+                "The Dask runner cannot run with a SparkSession (--env spark): Spark tables "
+                "belong to the driver's session and cannot be sent to Dask workers. Use the "
+                "default runner there (Spark spreads the work itself), or run without --env spark."
+            )
         scratch_root = Path(self._scratch_dir or project_root() / SCRATCH_FOLDER)
         scratch = scratch_root.resolve() / (run_id or uuid.uuid4().hex).replace(":", "-")
         datasets, stand_ins = self._datasets(pipeline, catalog, scratch)

@@ -164,6 +164,11 @@ def start(settings: dict[str, Any], app_name: str) -> Any:
     return _session
 
 
+def has_session() -> bool:
+    """Whether a SparkSession has been started in this process (never imports pyspark)."""
+    return _session is not None
+
+
 def session() -> Any:
     """The session :func:`start` created (the active one, if it was created elsewhere)."""
     if _session is not None:
