@@ -138,16 +138,33 @@ def _stored(project: Path, spark_env: bool) -> dict:
     return out
 
 
+REAL_SAMPLE = SHARED_DATA / "spotify_sample_10k.csv"
+
+
 @pytest.mark.integration
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(None, id="demo"),
+        pytest.param(
+            REAL_SAMPLE,
+            id="real_sample",
+            marks=pytest.mark.skipif(
+                not REAL_SAMPLE.is_file(), reason="the real sample is not here"
+            ),
+        ),
+    ],
+)
 def test_kedro_run_env_spark_stores_the_same_datasets_as_the_default_run(
-    spark, tmp_path, monkeypatch
+    spark, tmp_path, monkeypatch, raw
 ):
+    params = TINY_DEMO if raw is None else {"raw_data_path": str(raw)}
     duck_project = copy_project(tmp_path / "duckdb")
     spark_project = copy_project(tmp_path / "spark", envs=("spark",))
     monkeypatch.chdir(duck_project)
-    run(duck_project, "data_processing", **TINY_DEMO)
+    run(duck_project, "data_processing", **params)
     monkeypatch.chdir(spark_project)
-    run(spark_project, "data_processing", env="spark", **TINY_DEMO)
+    run(spark_project, "data_processing", env="spark", **params)
     assert_same_outputs(_stored(duck_project, False), _stored(spark_project, True))
 
 
