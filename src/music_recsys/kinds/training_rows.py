@@ -122,12 +122,19 @@ def pair_graph(
     rather than the number of pairs (125 M pairs at full size). On Spark the pairs are counted
     by the cluster (:func:`_pair_counts_on_engine`).
     """
-    if on_spark(playlists):
-        counts = _pair_counts_on_engine(playlists, track_index, window, shuffled)
-        if window is not None and not directed:
-            counts = (counts + counts.T).tocsr()
-        counts.sort_indices()
-        return counts
+    counter = _pair_counts_on_engine if on_spark(playlists) else _pair_counts_in_numpy
+    counts = counter(playlists, track_index, window, shuffled)
+    if window is not None and not directed:
+        counts = (counts + counts.T).tocsr()
+    counts.sort_indices()
+    return counts
+
+
+def _pair_counts_in_numpy(
+    playlists: Table, track_index: pd.DataFrame, window: int | None, shuffled: bool
+) -> sp.csr_matrix:
+    """The (earlier, later) pair counts of :func:`pair_graph` from the rows, brought over once;
+    without a window, XᵀX (already both directions)."""
     _, offsets, indices = rows_by_playlist(playlists, track_index, shuffled=shuffled)
     n = len(track_index)
     playlist_of_row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
@@ -153,18 +160,15 @@ def pair_graph(
         del same, earlier, later, keep
         counts = counts + pairs
         del pairs
-    if not directed:
-        counts = (counts + counts.T).tocsr()
-    counts.sort_indices()
     return counts
 
 
 def _pair_counts_on_engine(
     playlists: Table, track_index: pd.DataFrame, window: int | None, shuffled: bool
 ) -> sp.csr_matrix:
-    """The (earlier, later) pair counts of :func:`pair_graph` in SQL: for a window, pairs of rows
-    1..window places apart in the playlist's order; without one, every two distinct tracks of a
-    playlist weighted by how often each is listed (XᵀX)."""
+    """The (earlier, later) pair counts of :func:`pair_graph` in SQL, counted by the engine: for a
+    window, pairs of rows 1..window places apart in the playlist's order; without one, every two
+    distinct tracks of a playlist weighted by how often each is listed (XᵀX)."""
     index = _catalog_indices(track_index)
     if window is None:
         query = """
