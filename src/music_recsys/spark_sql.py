@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from urllib.parse import urlparse
 
 import click
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _session: Any = None
 _view_numbers = itertools.count()
@@ -134,12 +136,9 @@ def start(settings: dict[str, Any], app_name: str) -> Any:
     check_installed()
     settings = {key: value for key, value in settings.items() if value is not None}
     remote = settings.pop("remote", None) or os.environ.get("SPARK_REMOTE")
-    if remote:
-        check_reachable(remote)
+    check_reachable(remote or str(settings.get("spark.master", "")))
     if not str(remote or "").startswith("sc://"):  # a JVM here: local mode or a local server
         check_java()
-    if not remote:
-        check_reachable(str(settings.get("spark.master", "")))
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     # pyspark 4.3 warns on every pandas conversion that pandas 3 is "not yet fully supported";
@@ -152,10 +151,9 @@ def start(settings: dict[str, Any], app_name: str) -> Any:
     with _lock:
         started = time.perf_counter()
         _session = builder.getOrCreate()
-        _session.sparkContext.setLogLevel("WARN") if not remote else None
-    import logging  # noqa: PLC0415
-
-    logging.getLogger(__name__).info(
+        if not remote:  # a Spark Connect session has no SparkContext
+            _session.sparkContext.setLogLevel("WARN")
+    logger.info(
         "Spark %s session on %s started in %.1f s",
         _session.version,
         remote or settings.get("spark.master", "the default master"),
