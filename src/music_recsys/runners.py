@@ -49,6 +49,7 @@ import cloudpickle
 import duckdb
 from kedro.io import AbstractDataset, MemoryDataset
 from kedro.runner import AbstractRunner
+from kedro.runner.task import Task
 
 from music_recsys import duckdb_sql, resources, spark_sql
 from music_recsys.datasets import DuckDBParquetDataset
@@ -208,6 +209,11 @@ class _DriverHooks:
         self.recorders = [p for p in plugins if callable(getattr(p, "record_worker_node", None))]
         self._manager = hook_manager
         self._callers: dict[str, Any] = {}
+
+    @property
+    def hook(self) -> _DriverHooks:
+        """The hook callers, as ``PluginManager.hook`` offers them (for Kedro's ``Task``)."""
+        return self
 
     def __getattr__(self, name: str) -> Any:
         if name not in self._callers:
@@ -391,8 +397,11 @@ class DaskRunner(AbstractRunner):
                 todo.discard(node)
                 driver_inputs = self._load_in_driver(node, catalog, datasets, hooks)
                 given = dict(driver_inputs)
+                # Kedro's own collection of before_node_run's overrides (it checks their type).
                 given.update(
-                    self._before_node_run(node, catalog, driver_inputs, hooks, run_id) or {}
+                    Task._collect_inputs_from_hook(  # noqa: SLF001
+                        node, catalog, driver_inputs, False, hooks, run_id
+                    )
                 )
                 on_worker = {
                     name: datasets[name]
@@ -450,27 +459,6 @@ class DaskRunner(AbstractRunner):
                 inputs[name] = catalog.load(name)
                 hooks.after_dataset_loaded(dataset_name=name, data=inputs[name], node=node)
         return inputs
-
-    @staticmethod
-    def _before_node_run(
-        node: Node,
-        catalog: CatalogProtocol,
-        inputs: dict[str, Any],
-        hooks: Any,
-        run_id: str | None,
-    ) -> dict[str, Any]:
-        responses = hooks.before_node_run(
-            node=node, catalog=catalog, inputs=dict(inputs), is_async=False, run_id=run_id
-        )
-        overrides: dict[str, Any] = {}
-        for response in responses or []:
-            if response is not None and not isinstance(response, dict):
-                raise TypeError(
-                    "'before_node_run' must return either None or a dictionary mapping dataset "
-                    f"names to updated values, got '{type(response).__name__}' instead."
-                )
-            overrides.update(response or {})
-        return overrides
 
     def _finish(  # noqa: PLR0913
         self,
