@@ -9,7 +9,6 @@ where its absence fails.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-if os.environ.get("MUSIC_RECSYS_REQUIRE_SCALE") == "1":
-    import distributed  # a missing dask must fail, not skip
-else:
-    distributed = pytest.importorskip("distributed")
+from tests.conftest import TINY_DEMO, copy_project, nested, require_scale
+
+distributed = require_scale("distributed")
 
 from kedro.framework.hooks import hook_impl  # noqa: E402
 from kedro.framework.hooks.manager import _create_hook_manager  # noqa: E402
@@ -35,7 +33,6 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from music_recsys import duckdb_sql  # noqa: E402
 from music_recsys.pipelines.data_science.pipeline import word2vec_variants  # noqa: E402
 from music_recsys.runners import DaskRunner, ScratchDataset  # noqa: E402
-from tests.conftest import TINY_DEMO, copy_project, nested  # noqa: E402
 
 DEMO_FILE = "data/01_raw/demo/spotify_dataset.csv"
 
