@@ -176,7 +176,10 @@ def test_blend_weights_are_chosen_on_validation_reproducibly():
     assert metrics["guaranteed_misses"] == 1 and metrics["queries"] == 3
     best = max(
         blend.search_weights(
-            [c.rank(*_as(first.index, validation, evaluation), 100)[:2] for c in first.components],
+            [
+                c.rank(*_as(first.index, validation, evaluation), 100)[:2]
+                for c in components.values()
+            ],
             *_targets(first.index, validation, evaluation),
             0.25,
             lambda r: float(np.mean(r < 1)),
@@ -184,6 +187,29 @@ def test_blend_weights_are_chosen_on_validation_reproducibly():
         key=lambda t: t["value"],
     )
     assert metrics["hit_rate_at_1"] == pytest.approx(best["value"])
+
+
+def test_a_blend_leaves_out_the_components_it_weights_zero():
+    components = _fitted_components()
+    validation = pd.DataFrame(
+        {"playlist_id": range(2), "query": [["X|||a"], ["X|||d"]], "target": ["X|||c", "X|||e"]}
+    )
+    # Steps of 1: every weighting is one component alone, so the other is weighted 0.
+    settings = blend.BlendSettings(components=("cooccurrence", "playlist_knn"), grid_step=1.0)
+    evaluation = EvaluationParams(k=(1, 10), selection_metric="hit_rate_at_1")
+    model, stats = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
+    (kept,) = (name for name, weight in stats["weights"].items() if weight > 0)
+    assert stats["weighted_zero"] == [c for c in components if c != kept]
+    assert [c.name for c in model.components] == [kept] and model.weights.tolist() == [1.0]
+    # Exactly what the blend with the zero-weighted component in it ranks.
+    whole = blend.Blend(
+        model.index,
+        components=list(components.values()),
+        weights=np.array([stats["weights"][c] for c in components]),
+    )
+    queries = _as(model.index, validation, evaluation)[0]
+    for got, want in zip(model.rank(queries, 5), whole.rank(queries, 5), strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def _as(index, frame, evaluation):

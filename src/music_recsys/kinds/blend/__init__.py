@@ -232,11 +232,24 @@ def fit_blend(
         max(t["value"] for t in trials),
         len(trials),
     )
-    model = Blend(index, name=name, components=models, weights=weights, depth=blend.depth)
+    # A component weighted 0 adds nothing to any score: the model leaves it out, so that
+    # evaluating, refitting and serving the blend never rank (or refit, or ship) it.
+    kept = np.flatnonzero(weights > 0)
+    dropped = [used[i] for i in np.flatnonzero(weights <= 0)]
+    if dropped:
+        logger.info("%s: weight 0 for %s: left out of the model", name, ", ".join(dropped))
+    model = Blend(
+        index,
+        name=name,
+        components=[models[i] for i in kept],
+        weights=weights[kept],
+        depth=blend.depth,
+    )
     return model, {
         "fit_seconds": time.perf_counter() - started,
         "weights": dict(zip(used, weights.tolist(), strict=True)),
         "left_out": left_out,
+        "weighted_zero": dropped,
         "weight_trials": len(trials),
     }
 
