@@ -162,30 +162,20 @@ def compare_rankings(
     return mismatches, swaps
 
 
-def check_package(
+def rank_parity_queries(
     model_archive: ModelArchive,
     deployed_recommender: Recommender,
     validation_queries: pd.DataFrame,
     deployment: DeploymentParams,
     evaluation: EvaluationParams,
 ) -> dict:
-    """Proves the package serves what was evaluated, before anything is deployed.
+    """The evaluation code's answers to ``parity_queries`` random validation queries, which
+    :func:`check_package` asks the package again.
 
-    1. Parity: for ``parity_queries`` random validation queries, the exported SavedModel's
-       top-K equals the evaluation code's top-K — same ids, same order, scores within 1e-5
-       relative; tracks with equal scores may trade places (counted and reported, see
-       :func:`compare_rankings`). Both sides rank in batches within ``evaluation.batch_bytes``.
-    2. TF Serving: a fresh process loads the SavedModel from the extracted archive and answers
-       a ``{"instances": [...]}`` body with ``{"predictions": [...]}``, equal to the above.
-
-    Raises:
-        RuntimeError: If either check fails (the package is not deployed).
+    A node of its own so that the shipped recommender is released before the SavedModel is
+    loaded: at full size, holding both was the deployment's peak memory. Both rank in batches
+    within ``evaluation.batch_bytes``.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
-    from .local_serving import padded_seeds  # noqa: PLC0415 - TensorFlow, only here
-
-    started = time.perf_counter()
     sample = validation_queries.sample(
         n=min(deployment.parity_queries, len(validation_queries)), random_state=deployment.seed
     )
@@ -197,13 +187,40 @@ def check_package(
         what="parity check, evaluation code",
     )
     track_ids = deployed_recommender.index.track_ids
-    expected_ids = [track_ids[row[row >= 0]].tolist() for row in evaluated.top]
-    expected_scores = [s[row >= 0] for row, s in zip(evaluated.top, evaluated.scores, strict=True)]
+    return {
+        "seeds": _seed_batch(sample),
+        "track_ids": [track_ids[row[row >= 0]].tolist() for row in evaluated.top],
+        "scores": [s[row >= 0] for row, s in zip(evaluated.top, evaluated.scores, strict=True)],
+        "catalog_tracks": len(track_ids),
+    }
 
+
+def check_package(
+    model_archive: ModelArchive, parity_expected: dict, evaluation: EvaluationParams
+) -> dict:
+    """Proves the package serves what was evaluated, before anything is deployed.
+
+    1. Parity: for the queries :func:`rank_parity_queries` ranked with the evaluation code, the
+       exported SavedModel's top-K equals the evaluation code's top-K — same ids, same order,
+       scores within 1e-5 relative; tracks with equal scores may trade places (counted and
+       reported, see :func:`compare_rankings`).
+    2. TF Serving: a fresh process loads the SavedModel from the extracted archive and answers
+       a ``{"instances": [...]}`` body with ``{"predictions": [...]}``, equal to the above.
+
+    Raises:
+        RuntimeError: If either check fails (the package is not deployed).
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    from .local_serving import padded_seeds  # noqa: PLC0415 - TensorFlow, only here
+
+    started = time.perf_counter()
+    k = model_archive.metadata["k"]
+    seeds = parity_expected["seeds"]
+    expected_ids, expected_scores = parity_expected["track_ids"], parity_expected["scores"]
     serve = tf.saved_model.load(str(model_archive.saved_model)).signatures["serving_default"]
-    seeds = _seed_batch(sample)
     # The served model holds a few [batch, catalog] arrays for the dense kinds.
-    rows = max(1, evaluation.batch_bytes // (16 * max(len(track_ids), 1)))
+    rows = max(1, evaluation.batch_bytes // (16 * max(parity_expected["catalog_tracks"], 1)))
     progress = Progress(logger, "parity check, served model", len(seeds), "queries")
     served_ids, served_scores = [], []
     for start in range(0, len(seeds), rows):
@@ -217,7 +234,7 @@ def check_package(
         i = mismatches[0]
         raise RuntimeError(
             f"The exported model does not rank as the evaluation did on {len(mismatches)} of "
-            f"{len(sample)} queries; first: seeds {seeds[i]}: expected {expected_ids[i]} "
+            f"{len(seeds)} queries; first: seeds {seeds[i]}: expected {expected_ids[i]} "
             f"(scores {np.round(expected_scores[i], 6).tolist()}), served {served_ids[i]} "
             f"(scores {np.round(served_scores[i][: len(served_ids[i])], 6).tolist()})"
         )
@@ -242,11 +259,11 @@ def check_package(
     logger.info(
         "Package checked: %d queries rank as evaluated (%d of them with equal scores in another "
         "order); TF-Serving-style request answered",
-        len(sample),
+        len(seeds),
         len(swaps),
     )
     return {
-        "parity_queries": len(sample),
+        "parity_queries": len(seeds),
         "mismatches": 0,
         "equal_score_swaps": len(swaps),
         "k": k,

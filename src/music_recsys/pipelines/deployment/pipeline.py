@@ -9,7 +9,13 @@ from kedro.pipeline import Node, Pipeline
 
 from music_recsys.pipelines.data_science.pipeline import declared_candidates
 
-from .nodes import check_package, package_serving_model, refit_for_deployment, request_deployment
+from .nodes import (
+    check_package,
+    package_serving_model,
+    rank_parity_queries,
+    refit_for_deployment,
+    request_deployment,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -40,8 +46,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "model_archive",
                 name="package_serving_model_node",
             ),
+            # Two nodes, so that the shipped recommender is released before the SavedModel is
+            # loaded (holding both was the full-size deployment's peak memory).
             Node(
-                check_package,
+                rank_parity_queries,
                 [
                     "model_archive",
                     "deployed_recommender",
@@ -49,6 +57,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:deployment",
                     "params:evaluation",
                 ],
+                "parity_expected",
+                name="rank_parity_queries_node",
+                tags="evaluation",
+            ),
+            Node(
+                check_package,
+                ["model_archive", "parity_expected", "params:evaluation"],
                 "serving_check",
                 name="check_package_node",
                 tags="evaluation",
