@@ -88,8 +88,11 @@ def save_arrays(folder: Path, variables: dict[str, np.ndarray]) -> None:
     The graph's CSR index arrays are stored with one integer type, so that scipy uses them
     memory-mapped instead of converting (and copying) them.
     """
-    if "graph_indptr" in variables and variables["graph_indptr"][-1] < 2**31:
-        variables = variables | {"graph_indptr": variables["graph_indptr"].astype(np.int32)}
+    variables = variables | {
+        name: value.astype(np.int32)
+        for name, value in variables.items()
+        if name.endswith("graph_indptr") and value[-1] < 2**31
+    }
     staging = Path(tempfile.mkdtemp(prefix=".arrays-", dir=folder))
     try:
         for name, value in variables.items():
@@ -134,22 +137,23 @@ def recommender(folder: Path, catalog: list[str] | None = None):
     track_ids = np.array(catalog, dtype=object)
     index = TrackIndex(track_ids, np.asarray(arrays["popularity"]).astype(np.int64))
     kind, name = metadata["kind"], metadata.get("candidate", metadata["kind"])
-    rebuild = _rebuilder(kind)
-    if rebuild is None:
+    found = _kind(kind)
+    if found is None or not found.rebuilds(metadata.get("recommender")):
         raise ValueError(
             f"Recommender kind {kind!r} in {folder / 'metadata.json'} is not rebuilt from arrays"
         )
-    return rebuild(index, arrays, name)
+    return found.rebuild(index, arrays, name, metadata.get("recommender"))
 
 
-def rebuilds_from_arrays(kind: str) -> bool:
-    """Whether a package of this kind can answer from its cached arrays (else: the SavedModel)."""
-    return _rebuilder(kind) is not None
+def rebuilds_from_arrays(metadata: dict) -> bool:
+    """Whether a package with this ``metadata.json`` can answer from its cached arrays (else:
+    the SavedModel; a blend packaged before its description was recorded, for one)."""
+    found = _kind(metadata.get("kind", ""))
+    return found is not None and found.rebuilds(metadata.get("recommender"))
 
 
-def _rebuilder(kind: str):
-    """The kind's ``from_arrays``, or None (an unknown kind, or one without)."""
+def _kind(name: str):
+    """The kind of that name, or None."""
     from music_recsys.kinds import registry  # noqa: PLC0415
 
-    found = registry().get(kind)
-    return None if found is None else found.from_arrays
+    return registry().get(name)

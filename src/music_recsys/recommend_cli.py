@@ -165,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     # The arrays answer for packages that say what they hold (kind, catalog) once cached.
     answerable = (
         catalog
-        and "kind" in metadata
-        and package_cache.rebuilds_from_arrays(metadata["kind"])
+        and package_cache.rebuilds_from_arrays(metadata)
         and package_cache.has_arrays(folder)
     )
     if args.serving_model or not answerable:

@@ -51,6 +51,10 @@ class Kind:
         refit: Refit for deployment when it is not ``fit`` (the blend refits its components).
         from_arrays: Rebuilds the recommender from a package's saved variables, for
             ``music-recsys recommend``'s fast path; None: the SavedModel answers instead.
+            ``from_arrays(index, arrays, name)``, or with ``describe``:
+            ``from_arrays(index, arrays, name, description)``.
+        describe: What the package's ``metadata.json`` records of a fitted recommender under
+            ``recommender``, beside its variables (the blend: its components, weights, depth).
     """
 
     name: str
@@ -62,6 +66,17 @@ class Kind:
     nodes: Callable[..., list] | None = None
     refit: Callable[..., Any] | None = None
     from_arrays: Callable[..., Any] | None = None
+    describe: Callable[[Any], dict] | None = None
+
+    def rebuild(self, index, arrays: dict, name: str, description: dict | None):
+        """The recommender from a package's arrays (``description``: its ``describe``)."""
+        if self.describe is None:
+            return self.from_arrays(index, arrays, name)
+        return self.from_arrays(index, arrays, name, description)
+
+    def rebuilds(self, description: dict | None) -> bool:
+        """Whether :meth:`rebuild` can rebuild it (a described kind needs its description)."""
+        return self.from_arrays is not None and (self.describe is None or bool(description))
 
     def serving_layer(self, recommender, k: int):
         """The Keras layer that ranks as ``recommender`` does (imports TensorFlow)."""

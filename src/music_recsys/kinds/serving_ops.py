@@ -16,6 +16,8 @@ Sparse scores are keyed ``row * n + track`` (int64), so one flat tensor holds a 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -26,10 +28,24 @@ import tensorflow as tf  # noqa: E402
 
 from music_recsys.kinds.base import TOP_K_SAMPLE_STRIDE, UNSCORABLE  # noqa: E402
 
+_PREFIX = contextvars.ContextVar("variable_prefix", default="")
+
+
+@contextlib.contextmanager
+def variable_prefix(prefix: str):
+    """Names the variables :func:`constant` makes inside this block ``<prefix><name>``: a blend
+    builds its components' layers in one each, so that two graph kinds' ``graph_*`` arrays
+    keep apart in the package (and in the arrays ``music-recsys recommend`` caches)."""
+    token = _PREFIX.set(_PREFIX.get() + prefix)
+    try:
+        yield
+    finally:
+        _PREFIX.reset(token)
+
 
 def constant(values: np.ndarray, name: str) -> keras.Variable:
     """A model variable that never trains (saved with the SavedModel)."""
-    return keras.Variable(values, trainable=False, name=name)
+    return keras.Variable(values, trainable=False, name=_PREFIX.get() + name)
 
 
 def query_seeds(indices: tf.Tensor, known: tf.Tensor, weights: tf.Tensor, n: int):

@@ -19,6 +19,7 @@ from music_recsys.kinds import (  # noqa: E402  # noqa: E402
     ials,
     most_popular,
     playlist_knn,
+    registry,
     transitions,
     word2vec,
 )
@@ -83,8 +84,9 @@ def models():
     fitted["blend"] = blend.Blend(
         fitted["knn"].index,
         name="blend",
-        components=[fitted["cooccurrence"], fitted["knn"], fitted["ials"]],
-        weights=np.array([0.5, 0.3, 0.2]),
+        # Two graph kinds: their graph_* variables must keep apart in the package.
+        components=[fitted["cooccurrence"], fitted["transitions"], fitted["knn"], fitted["ials"]],
+        weights=np.array([0.4, 0.1, 0.3, 0.2]),
         depth=15,
     )
     return fitted
@@ -232,6 +234,7 @@ def test_recommend_command_answers_from_the_package_with_did_you_mean(
         "knn_jaccard_sampled",
         "knn_idf",
         "ials",
+        "blend",
     ],
 )
 def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
@@ -248,6 +251,9 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
     model = build_serving_model(recommender, k=5, query_decay=0.5)
     package = tmp_path / "model.tar.gz"
     metadata = {"k": 5, "kind": recommender.kind, "query_decay": 0.5}
+    describe = registry()[recommender.kind].describe
+    if describe is not None:  # as package_serving_model records it
+        metadata["recommender"] = describe(recommender)
     catalog = recommender.index.track_ids.tolist()
     SageMakerModelArchiveDataset(str(package)).save(
         ModelPackage(model, INPUT_SIGNATURE, metadata, catalog=catalog)
@@ -259,6 +265,9 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
         answers.append(capsys.readouterr().out)
     folder = package_cache.extracted(package)
     assert package_cache.has_arrays(folder)
+    assert package_cache.rebuilds_from_arrays(metadata)
+    rebuilt = package_cache.recommender(folder)
+    assert type(rebuilt) is type(recommender)
     assert answers[:3] == answers[3:]
     for seeds, answer in zip(requests, answers[3:], strict=True):
         assert main([*seeds, "--model", str(package), "--serving-model"]) == 0

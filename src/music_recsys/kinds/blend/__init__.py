@@ -307,6 +307,49 @@ def _names(blend: Blend) -> list[str]:
     return [c.name for c in blend.components]
 
 
+def variables_prefix(position: int) -> str:
+    """How the variables of the blend's component at ``position`` are named in the package:
+    ``component<position>__<variable>``."""
+    return f"component{position}__"
+
+
+def describe(model: Blend) -> dict:
+    """What the package records of the blend beside its variables: components (by candidate,
+    with their kinds, weights and own descriptions) and depth."""
+    from music_recsys.kinds import kind  # noqa: PLC0415
+
+    parts = []
+    for position, (component, weight) in enumerate(
+        zip(model.components, model.weights, strict=True)
+    ):
+        part = {"candidate": component.name, "kind": component.kind, "weight": float(weight)}
+        part["prefix"] = variables_prefix(position)
+        if kind(component.kind).describe is not None:
+            part["recommender"] = kind(component.kind).describe(component)
+        parts.append(part)
+    return {"depth": model.depth, "components": parts}
+
+
+def from_arrays(index, arrays: dict, name: str, description: dict) -> Blend:
+    """The blend rebuilt from a package's variables and its :func:`describe` record: each
+    component by its kind's own ``from_arrays``, from the variables under its prefix."""
+    from music_recsys.kinds import kind  # noqa: PLC0415
+
+    components = []
+    for part in description["components"]:
+        prefix = part["prefix"]
+        own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        own["popularity"] = arrays["popularity"]
+        component = kind(part["kind"]).rebuild(
+            index, own, part["candidate"], part.get("recommender")
+        )
+        components.append(component)
+    weights = np.array([part["weight"] for part in description["components"]], dtype=np.float64)
+    return Blend(
+        index, name=name, components=components, weights=weights, depth=description["depth"]
+    )
+
+
 KIND = Kind(
     name="blend",
     settings=BlendSettings,
@@ -314,4 +357,6 @@ KIND = Kind(
     simplicity=6,
     nodes=nodes,
     refit=refit,
+    from_arrays=from_arrays,
+    describe=describe,
 )

@@ -9,7 +9,13 @@ import numpy as np
 import tensorflow as tf
 
 from music_recsys.kinds import kind
-from music_recsys.kinds.serving_ops import query_seeds, rank_scored, sum_by_key
+from music_recsys.kinds.blend import variables_prefix
+from music_recsys.kinds.serving_ops import (
+    query_seeds,
+    rank_scored,
+    sum_by_key,
+    variable_prefix,
+)
 
 
 class BlendLayer(keras.layers.Layer):
@@ -17,10 +23,10 @@ class BlendLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.n, self.k = len(recommender.index), k
         self.weights_ = [float(w) for w in recommender.weights]
-        self.parts = [
-            kind(c.kind).serving_layer(c, min(recommender.depth, self.n))
-            for c in recommender.components
-        ]
+        self.parts = []
+        for position, c in enumerate(recommender.components):
+            with variable_prefix(variables_prefix(position)):
+                self.parts.append(kind(c.kind).serving_layer(c, min(recommender.depth, self.n)))
 
     def call(self, indices, known, weights, popularity):
         n = tf.constant(self.n, tf.int64)

@@ -109,6 +109,9 @@ def package_serving_model(
             "outputs": {"track_ids": "string [batch, k]", "scores": "float32 [batch, k]"},
         },
     }
+    describe = registry()[deployed_recommender.kind].describe
+    if describe is not None:
+        metadata["recommender"] = describe(deployed_recommender)
     catalog = deployed_recommender.index.track_ids.tolist()
     return ModelPackage(
         model=model, input_signature=INPUT_SIGNATURE, metadata=metadata, catalog=catalog
