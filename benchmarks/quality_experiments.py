@@ -1,0 +1,366 @@
+"""Benchmark: kinds the project does not ship, tried against its blend (validation only).
+
+RP3beta (whole-playlist and ±5 windowed), sequential rules (session-rec's SR), EASE (dense,
+positive weights; a reference only: impossible at a million tracks), blends of the shipped
+kinds with them (weights by the project's own search, a split-half check of how much tuning
+the weights on validation inflates), and a learning curve (8/9 of the training playlists
+against all). Reads the split ``benchmarks/quality.py`` left in
+``benchmarks/.work/quality_<scenario>``; every figure is the pipeline's own ``evaluate`` on
+the validation queries; test queries are never read. Results: benchmarks/README.md.
+
+Usage (after ``benchmarks/quality.py``; ~10 minutes a scenario on 2 cores):
+    PYTHONPATH=src:benchmarks .venv/bin/python benchmarks/quality_experiments.py \
+        --scenario continuation --part rp3 sr ease blend curve
+"""
+
+# One main() walks the parts in order; its lambdas are called at once, inside their loop.
+# ruff: noqa: B023, PLR0912, PLR0915
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from common import WORKDIR
+from music_recsys.duckdb_sql import relation
+from music_recsys.kinds import cooccurrence, ials, playlist_knn, transitions
+from music_recsys.kinds.base import TrackIndex
+from music_recsys.kinds.blend import BlendSettings, fit_blend, search_weights
+from music_recsys.kinds.item_graph import ItemGraph
+from music_recsys.pipelines.data_science import metrics as m
+from music_recsys.pipelines.data_science.evaluation import evaluate, rank_targets
+from music_recsys.pipelines.data_science.params import EvaluationParams
+
+
+@dataclass
+class Graph(ItemGraph):
+    kind: str = field(default="cooccurrence", init=False)
+
+
+def arrays(train: pd.DataFrame, index: pd.DataFrame):
+    pos = pd.Series(np.arange(len(index)), index=index["track_id"])
+    t = train.sort_values(["playlist_id", "position"], kind="stable")
+    idx = pos.loc[t["track_id"]].to_numpy(np.int64)
+    _, starts = np.unique(t["playlist_id"].to_numpy(), return_index=True)
+    offsets = np.append(starts, len(t))
+    plist = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    return plist, idx, offsets
+
+
+def topk_rows(w: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
+    w = w.tocsr()
+    w.setdiag(0)
+    w.eliminate_zeros()
+    if k is None:
+        return w
+    rows, cols, vals = [], [], []
+    for r in range(w.shape[0]):
+        s, e = w.indptr[r], w.indptr[r + 1]
+        c, v = w.indices[s:e], w.data[s:e]
+        if len(v) > k:
+            keep = np.argpartition(-v, k)[:k]
+            c, v = c[keep], v[keep]
+        rows.append(np.full(len(c), r))
+        cols.append(c)
+        vals.append(v)
+    out = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=w.shape
+    )
+    out.sort_indices()
+    return out
+
+
+def rp3beta(train, index, alpha=1.0, beta=0.0, topk=None, window=None):
+    """W = P_iu P_ui, columns / pop^beta, top-k per row. window: pairs within ±window only,
+    each weighted 1/len(playlist)^alpha, rows / pop^alpha (the windowed analogue)."""
+    plist, idx, offsets = arrays(train, index)
+    n, n_pl = len(index), len(offsets) - 1
+    x = sp.csr_matrix((np.ones(len(idx)), (plist, idx)), shape=(n_pl, n))
+    x.data[:] = 1.0  # binary (duplicates summed -> 1)
+    x.sum_duplicates()
+    x.data[:] = 1.0
+    lengths = np.asarray(x.sum(axis=1)).ravel()
+    pop = np.asarray(x.sum(axis=0)).ravel()
+    pop_safe = np.maximum(pop, 1)
+    if window is None:
+        pui = sp.diags(1 / lengths**alpha) @ x
+        piu = sp.diags(1 / pop_safe**alpha) @ x.T
+        w = (piu @ pui).tocsr()
+    else:
+        length_row = np.diff(offsets)[plist].astype(np.float64)
+        rows, cols, vals = [], [], []
+        for d in range(1, window + 1):
+            same = plist[:-d] == plist[d:]
+            a, b = idx[:-d][same], idx[d:][same]
+            wt = 1 / length_row[:-d][same] ** alpha
+            rows += [a, b]
+            cols += [b, a]
+            vals += [wt, wt]
+        w = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+        )
+        w = (sp.diags(1 / pop_safe**alpha) @ w).tocsr()
+    w = (w @ sp.diags(1 / pop_safe**beta)).tocsr()
+    w = topk_rows(w, topk).astype(np.float32)
+    return Graph(TrackIndex.from_frame(index), name="rp3beta", graph=w)
+
+
+def sequential_rules(train, index, window=5):
+    """session-rec SR: (a, b) with b 1..window after a, weight 1/distance."""
+    plist, idx, _ = arrays(train, index)
+    n = len(index)
+    rows, cols, vals = [], [], []
+    for d in range(1, window + 1):
+        same = plist[:-d] == plist[d:]
+        a, b = idx[:-d][same], idx[d:][same]
+        rows.append(a)
+        cols.append(b)
+        vals.append(np.full(len(a), 1.0 / d))
+    w = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    w = topk_rows(w, None).astype(np.float32)
+    return Graph(TrackIndex.from_frame(index), name="sr", graph=w)
+
+
+def ease(train, index, lam=100.0):
+    plist, idx, offsets = arrays(train, index)
+    n, n_pl = len(index), len(offsets) - 1
+    x = sp.csr_matrix((np.ones(len(idx)), (plist, idx)), shape=(n_pl, n))
+    x.sum_duplicates()
+    x.data[:] = 1.0
+    g = (x.T @ x).toarray()
+    g[np.diag_indices(n)] += lam
+    p = np.linalg.inv(g)
+    b = -p / np.diag(p)[None, :]
+    b[np.diag_indices(n)] = 0
+    b[b < 0] = 0  # rank_sparse keeps only positive scores: drop negative weights (noted)
+    return Graph(
+        TrackIndex.from_frame(index),
+        name="ease",
+        graph=topk_rows(sp.csr_matrix(b), None).astype(np.float32),
+    )
+
+
+class Ctx:
+    def __init__(self, scenario):
+        data = WORKDIR / f"quality_{scenario}" / "data/04_model_input"
+        self.train_df = pd.read_parquet(data / "playlists_train.parquet")
+        self.index = pd.read_parquet(data / "track_index.parquet")
+        self.queries = pd.read_parquet(data / "validation_queries.parquet")
+        protocol = pd.read_json(data / "evaluation_protocol.json", typ="series")["protocol"]
+        self.evaluation = EvaluationParams(
+            protocol=protocol, k=(10,), selection_metric="hit_rate_at_10"
+        )
+        self.order = json.loads((data.parent / "03_primary/track_order_report.json").read_text())
+
+    def train(self, frame=None):
+        return relation(self.train_df if frame is None else frame)
+
+
+def score(ctx, label, builder):
+    t0 = time.perf_counter()
+    model = builder()
+    t1 = time.perf_counter()
+    metrics, per_query = evaluate(model, ctx.queries, ctx.evaluation)
+    t2 = time.perf_counter()
+    print(
+        f"| {label} | {metrics['hit_rate_at_10']:.4f} ± {metrics['hit_rate_at_10_se']:.4f} | "
+        f"{t1 - t0:.1f} | {t2 - t1:.1f} |",
+        flush=True,
+    )
+    return model, metrics, per_query
+
+
+def kind_model(ctx, module, train=None, **settings):
+    model, _ = module.fit(ctx.train(train), ctx.index, ctx.order, module.KIND.settings(**settings))
+    return model
+
+
+DEFAULTS = {
+    "cooccurrence": (cooccurrence, {"window": 5}),
+    "transitions": (transitions, {}),
+    "playlist_knn": (
+        playlist_knn,
+        {"neighbours": 500, "similarity": "cosine", "idf": False, "vote_exponent": 3.0},
+    ),
+    "ials": (
+        ials,
+        {"factors": 64, "regularization": 0.05, "alpha": 10.0, "iterations": 8, "seed": 0},
+    ),
+}
+
+
+def blend_lists(ctx, models: dict, depth=100):
+    listing = ctx.evaluation.model_copy(
+        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
+    )
+    lists, targets, usable = [], None, None
+    for model in models.values():
+        r = rank_targets(model, ctx.queries, listing)
+        lists.append((r.top, r.scores))
+        targets, usable = r.targets, r.counted
+    return lists, targets, usable
+
+
+def blend_report(ctx, models: dict, label: str, step=0.1, seeds=(0, 1)):
+    t0 = time.perf_counter()
+    model, info = fit_blend(
+        ctx.queries,
+        ctx.evaluation,
+        ctx.order,
+        BlendSettings(components=tuple(models), depth=100, grid_step=step),
+        **models,
+    )
+    t1 = time.perf_counter()
+    metrics, per_query = evaluate(model, ctx.queries, ctx.evaluation)
+    t2 = time.perf_counter()
+    weights = {k: round(v, 2) for k, v in info["weights"].items() if v > 0}
+    # Honest estimate: weights tuned on one half of the queries, measured on the other.
+    lists, targets, usable = blend_lists(ctx, models)
+    metric = lambda ranks: m.hit_rate(ranks, 10)  # noqa: E731
+    held = []
+    for seed in seeds:
+        half = np.random.default_rng(seed).random(len(targets)) < 0.5
+        for a, b in ((half, ~half), (~half, half)):
+            _, ta = search_weights(lists, targets, usable & a, step, metric)
+            _, tb = search_weights(lists, targets, usable & b, step, metric)
+            best = int(np.argmax([t["value"] for t in ta]))
+            held.append((tb[best]["value"], ta[best]["value"]))
+    held = np.array(held) if held else np.full((1, 2), np.nan)
+    print(
+        f"| {label} | {metrics['hit_rate_at_10']:.4f} ± {metrics['hit_rate_at_10_se']:.4f} | "
+        f"{t1 - t0:.1f} | {t2 - t1:.1f} | {weights} ({len(weights)} used) | "
+        f"half-tuned: in-half {held[:, 1].mean():.4f}, other half {held[:, 0].mean():.4f} |",
+        flush=True,
+    )
+    return metrics, per_query
+
+
+def paired(pq_a, pq_b):
+    a = (pq_a["rank"].to_numpy() < 10) & pq_a["counted"].to_numpy()
+    b = (pq_b["rank"].to_numpy() < 10) & pq_b["counted"].to_numpy()
+    c = pq_a["counted"].to_numpy()
+    d = (a.astype(float) - b.astype(float))[c]
+    return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+
+
+# The best settings of the first three parts (chosen on validation), which the blends and the
+# learning curve use.
+BEST = {
+    "continuation": {
+        "rp3": {"alpha": 0.5, "beta": 0.2, "topk": 200},
+        "ease": 500,
+        "blend": ["cooccurrence", "transitions", "playlist_knn", "ials"],
+    },
+    "next_track": {
+        "rp3": {"alpha": 0.5, "beta": 0.0, "topk": None},
+        "sr": 3,
+        "ease": 1000,
+        "blend": ["cooccurrence", "transitions", "playlist_knn", "ials"],
+    },
+}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--scenario", default="continuation")
+    p.add_argument("--part", nargs="+", default=["rp3"])
+    args = p.parse_args()
+    ctx = Ctx(args.scenario)
+    print(
+        f"\n## {args.scenario}: {len(ctx.queries)} validation queries, catalog {len(ctx.index)}, "
+        f"{ctx.train_df['playlist_id'].nunique()} training playlists\n",
+        flush=True,
+    )
+    if "rp3" in args.part:
+        print("| RP3beta | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
+        results = []
+        for window in (None, 5):
+            for alpha in (0.5, 1.0):
+                for beta in (0.0, 0.2, 0.4, 0.6):
+                    for topk in (100, 200, None):
+                        if window is not None and topk is not None:
+                            continue  # windowed graph rows are short already
+                        label = f"window={window} alpha={alpha} beta={beta} topk={topk}"
+                        _, met, _ = score(
+                            ctx,
+                            label,
+                            lambda: rp3beta(ctx.train_df, ctx.index, alpha, beta, topk, window),
+                        )
+                        results.append((met["hit_rate_at_10"], label))
+        print("best RP3beta:", max(results))
+    if "sr" in args.part:
+        print("| SR | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
+        for w in (2, 3, 5, 10):
+            score(ctx, f"sr window={w}", lambda: sequential_rules(ctx.train_df, ctx.index, w))
+    if "ease" in args.part:
+        print("| EASE | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
+        for lam in (50, 200, 500, 1000):
+            score(
+                ctx,
+                f"ease lambda={lam} (positive weights)",
+                lambda: ease(ctx.train_df, ctx.index, lam),
+            )
+    if "blend" in args.part or "curve" in args.part:
+        cfg = BEST[args.scenario]
+        models = {name: kind_model(ctx, mod, **s) for name, (mod, s) in DEFAULTS.items()}
+        models["rp3beta"] = rp3beta(ctx.train_df, ctx.index, **cfg["rp3"])
+        if "sr" in cfg:
+            models["sr"] = sequential_rules(ctx.train_df, ctx.index, cfg["sr"])
+        if "ease" in cfg:
+            models["ease"] = ease(ctx.train_df, ctx.index, cfg["ease"])
+        for name, model in models.items():
+            model.name = name
+    if "blend" in args.part:
+        print(
+            "| blend | HR@10 ± SE | weight search s | eval s | weights | split-half check |\n|---|---|---|---|---|---|"
+        )
+        base = ["cooccurrence", "transitions", "playlist_knn", "ials"]
+        sets = [
+            base,
+            base + ["rp3beta"],
+            ["playlist_knn", "ials", "rp3beta"],
+            ["playlist_knn", "rp3beta"],
+        ]
+        if "sr" in models:
+            sets += [base + ["sr"], base + ["rp3beta", "sr"]]
+        if "ease" in models:
+            sets += [base + ["ease"], ["playlist_knn", "ials", "ease"]]
+        pqs = {}
+        for s in sets:
+            _, pqs[tuple(s)] = blend_report(ctx, {k: models[k] for k in s}, "+".join(s))
+        for s in sets[1:]:
+            d, se = paired(pqs[tuple(s)], pqs[tuple(base)])
+            print(f"paired vs current blend: {'+'.join(s)}: {d:+.4f} ± {se:.4f}")
+    if "curve" in args.part:
+        print("| learning curve | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
+        ids = np.sort(ctx.train_df["playlist_id"].unique())
+        for seed in (0, 1, 2):
+            keep = np.random.default_rng(seed).permutation(ids)[: len(ids) * 8 // 9]
+            sub = ctx.train_df[ctx.train_df["playlist_id"].isin(keep)]
+            label = f"8/9 of train (seed {seed})"
+            sm = {name: kind_model(ctx, mod, train=sub, **s) for name, (mod, s) in DEFAULTS.items()}
+            sm["rp3beta"] = rp3beta(sub, ctx.index, **cfg["rp3"])
+            for name, model in sm.items():
+                model.name = name
+            score(ctx, f"playlist_knn, {label}", lambda: sm["playlist_knn"])
+            comp = cfg["blend"]
+            blend_report(
+                ctx, {k: sm[k] for k in comp}, f"blend {'+'.join(comp)}, {label}", seeds=()
+            )
+        score(ctx, "playlist_knn, all train", lambda: models["playlist_knn"])
+        comp = cfg["blend"]
+        blend_report(
+            ctx, {k: models[k] for k in comp}, f"blend {'+'.join(comp)}, all train", seeds=()
+        )
+
+
+if __name__ == "__main__":
+    main()
