@@ -137,12 +137,11 @@ def recommender(folder: Path, catalog: list[str] | None = None):
     track_ids = np.array(catalog, dtype=object)
     index = TrackIndex(track_ids, np.asarray(arrays["popularity"]).astype(np.int64))
     kind, name = metadata["kind"], metadata.get("candidate", metadata["kind"])
-    found = _kind(kind)
-    if found is None or not found.rebuilds(metadata.get("recommender")):
+    if not rebuilds_from_arrays(metadata):
         raise ValueError(
             f"Recommender kind {kind!r} in {folder / 'metadata.json'} is not rebuilt from arrays"
         )
-    return found.rebuild(index, arrays, name, metadata.get("recommender"))
+    return _kind(kind).rebuild(index, arrays, name, metadata.get("recommender"))
 
 
 def rebuilds_from_arrays(metadata: dict) -> bool:

@@ -307,7 +307,7 @@ def _names(blend: Blend) -> list[str]:
     return [c.name for c in blend.components]
 
 
-def variables_prefix(position: int) -> str:
+def component_prefix(position: int) -> str:
     """How the variables of the blend's component at ``position`` are named in the package:
     ``component<position>__<variable>``."""
     return f"component{position}__"
@@ -323,7 +323,7 @@ def describe(model: Blend) -> dict:
         zip(model.components, model.weights, strict=True)
     ):
         part = {"candidate": component.name, "kind": component.kind, "weight": float(weight)}
-        part["prefix"] = variables_prefix(position)
+        part["prefix"] = component_prefix(position)
         if kind(component.kind).describe is not None:
             part["recommender"] = kind(component.kind).describe(component)
         parts.append(part)

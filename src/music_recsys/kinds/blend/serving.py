@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from music_recsys.kinds import kind
-from music_recsys.kinds.blend import variables_prefix
+from music_recsys.kinds.blend import component_prefix
 from music_recsys.kinds.serving_ops import (
     query_seeds,
     rank_scored,
@@ -25,7 +25,7 @@ class BlendLayer(keras.layers.Layer):
         self.weights_ = [float(w) for w in recommender.weights]
         self.parts = []
         for position, c in enumerate(recommender.components):
-            with variable_prefix(variables_prefix(position)):
+            with variable_prefix(component_prefix(position)):
                 self.parts.append(kind(c.kind).serving_layer(c, min(recommender.depth, self.n)))
 
     def call(self, indices, known, weights, popularity):
