@@ -2,8 +2,9 @@
 
 RP3beta (whole-playlist and ±5 windowed), sequential rules (session-rec's SR), EASE (dense,
 positive weights; a reference only: impossible at a million tracks), blends of the shipped
-kinds with them (weights by the project's own search, a split-half check of how much tuning
-the weights on validation inflates), and a learning curve (8/9 of the training playlists
+kinds with them (fitted as the pipeline fits its blend: figures cross-fitted over the
+validation queries, beside what the weights score on the queries they were tuned on), and a
+learning curve (8/9 of the training playlists
 against all). Reads the split ``benchmarks/quality.py`` left in
 ``benchmarks/.work/quality_<scenario>``; every figure is the pipeline's own ``evaluate`` on
 the validation queries; test queries are never read. Results: benchmarks/README.md.
@@ -29,13 +30,12 @@ import scipy.sparse as sp
 
 from common import WORKDIR
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds import cooccurrence, ials, playlist_knn, transitions
 from music_recsys.kinds.base import TrackIndex
-from music_recsys.kinds.blend import BlendSettings, fit_blend, search_weights
+from music_recsys.kinds.blend import BlendSettings, evaluate_cross_fitted, fit_blend
 from music_recsys.kinds.item_graph import ItemGraph
-from music_recsys.pipelines.data_science import metrics as m
-from music_recsys.pipelines.data_science.evaluation import evaluate, rank_targets
+from music_recsys.pipelines.data_science.evaluation import evaluate
 from music_recsys.pipelines.data_science.params import EvaluationParams
+from music_recsys.pipelines.data_science.pipeline import declared_candidates
 
 
 @dataclass
@@ -178,66 +178,36 @@ def score(ctx, label, builder):
     return model, metrics, per_query
 
 
-def kind_model(ctx, module, train=None, **settings):
-    model, _ = module.fit(ctx.train(train), ctx.index, ctx.order, module.KIND.settings(**settings))
+def kind_model(ctx, candidate, train=None):
+    model, _ = candidate.kind.fit(ctx.train(train), ctx.index, ctx.order, candidate.validated())
     return model
 
 
-DEFAULTS = {
-    "cooccurrence": (cooccurrence, {"window": 5}),
-    "transitions": (transitions, {}),
-    "playlist_knn": (
-        playlist_knn,
-        {"neighbours": 500, "similarity": "cosine", "idf": False, "vote_exponent": 3.0},
-    ),
-    "ials": (
-        ials,
-        {"factors": 64, "regularization": 0.05, "alpha": 10.0, "iterations": 8, "seed": 0},
-    ),
-}
+# The shipped blend's components as conf/base declares them.
+SHIPPED = ("cooccurrence", "transitions", "playlist_knn", "ials")
 
 
-def blend_lists(ctx, models: dict, depth=100):
-    listing = ctx.evaluation.model_copy(
-        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
-    )
-    lists, targets, usable = [], None, None
-    for model in models.values():
-        r = rank_targets(model, ctx.queries, listing)
-        lists.append((r.top, r.scores))
-        targets, usable = r.targets, r.counted
-    return lists, targets, usable
+def shipped_candidates() -> dict:
+    declared = declared_candidates()
+    return {name: declared[name] for name in SHIPPED}
 
 
-def blend_report(ctx, models: dict, label: str, step=0.1, seeds=(0, 1)):
-    t0 = time.perf_counter()
-    model, info = fit_blend(
+def blend_report(ctx, models: dict, label: str, step=0.1):
+    """The blend of ``models`` as the pipeline fits it; its figure cross-fitted (each fold of
+    the queries scored with the weights chosen on the others), beside the in-sample one."""
+    model, info, cross_fitted = fit_blend(
         ctx.queries,
         ctx.evaluation,
         ctx.order,
         BlendSettings(components=tuple(models), depth=100, grid_step=step),
         **models,
     )
-    t1 = time.perf_counter()
-    metrics, per_query = evaluate(model, ctx.queries, ctx.evaluation)
-    t2 = time.perf_counter()
+    metrics, per_query = evaluate_cross_fitted(model, cross_fitted, ctx.queries, ctx.evaluation)
     weights = {k: round(v, 2) for k, v in info["weights"].items() if v > 0}
-    # Honest estimate: weights tuned on one half of the queries, measured on the other.
-    lists, targets, usable = blend_lists(ctx, models)
-    metric = lambda ranks: m.hit_rate(ranks, 10)  # noqa: E731
-    held = []
-    for seed in seeds:
-        half = np.random.default_rng(seed).random(len(targets)) < 0.5
-        for a, b in ((half, ~half), (~half, half)):
-            _, ta = search_weights(lists, targets, usable & a, step, metric)
-            _, tb = search_weights(lists, targets, usable & b, step, metric)
-            best = int(np.argmax([t["value"] for t in ta]))
-            held.append((tb[best]["value"], ta[best]["value"]))
-    held = np.array(held) if held else np.full((1, 2), np.nan)
     print(
         f"| {label} | {metrics['hit_rate_at_10']:.4f} ± {metrics['hit_rate_at_10_se']:.4f} | "
-        f"{t1 - t0:.1f} | {t2 - t1:.1f} | {weights} ({len(weights)} used) | "
-        f"half-tuned: in-half {held[:, 1].mean():.4f}, other half {held[:, 0].mean():.4f} |",
+        f"{info['tuned_validation_value']:.4f} | {info['fit_seconds']:.1f} | "
+        f"{metrics['evaluation_seconds']:.1f} | {weights} ({len(weights)} used) |",
         flush=True,
     )
     return metrics, per_query
@@ -257,13 +227,11 @@ BEST = {
     "continuation": {
         "rp3": {"alpha": 0.5, "beta": 0.2, "topk": 200},
         "ease": 500,
-        "blend": ["cooccurrence", "transitions", "playlist_knn", "ials"],
     },
     "next_track": {
         "rp3": {"alpha": 0.5, "beta": 0.0, "topk": None},
         "sr": 3,
         "ease": 1000,
-        "blend": ["cooccurrence", "transitions", "playlist_knn", "ials"],
     },
 }
 
@@ -310,7 +278,8 @@ def main():
             )
     if "blend" in args.part or "curve" in args.part:
         cfg = BEST[args.scenario]
-        models = {name: kind_model(ctx, mod, **s) for name, (mod, s) in DEFAULTS.items()}
+        shipped = shipped_candidates()
+        models = {name: kind_model(ctx, c) for name, c in shipped.items()}
         models["rp3beta"] = rp3beta(ctx.train_df, ctx.index, **cfg["rp3"])
         if "sr" in cfg:
             models["sr"] = sequential_rules(ctx.train_df, ctx.index, cfg["sr"])
@@ -320,9 +289,10 @@ def main():
             model.name = name
     if "blend" in args.part:
         print(
-            "| blend | HR@10 ± SE | weight search s | eval s | weights | split-half check |\n|---|---|---|---|---|---|"
+            "| blend | cross-fitted HR@10 ± SE | tuned on all | weight search s | eval s | weights |"
+            "\n|---|---|---|---|---|---|"
         )
-        base = ["cooccurrence", "transitions", "playlist_knn", "ials"]
+        base = list(SHIPPED)
         sets = [
             base,
             base + ["rp3beta"],
@@ -346,20 +316,16 @@ def main():
             keep = np.random.default_rng(seed).permutation(ids)[: len(ids) * 8 // 9]
             sub = ctx.train_df[ctx.train_df["playlist_id"].isin(keep)]
             label = f"8/9 of train (seed {seed})"
-            sm = {name: kind_model(ctx, mod, train=sub, **s) for name, (mod, s) in DEFAULTS.items()}
+            sm = {name: kind_model(ctx, c, train=sub) for name, c in shipped.items()}
             sm["rp3beta"] = rp3beta(sub, ctx.index, **cfg["rp3"])
             for name, model in sm.items():
                 model.name = name
             score(ctx, f"playlist_knn, {label}", lambda: sm["playlist_knn"])
-            comp = cfg["blend"]
-            blend_report(
-                ctx, {k: sm[k] for k in comp}, f"blend {'+'.join(comp)}, {label}", seeds=()
-            )
+            comp = SHIPPED
+            blend_report(ctx, {k: sm[k] for k in comp}, f"blend {'+'.join(comp)}, {label}")
         score(ctx, "playlist_knn, all train", lambda: models["playlist_knn"])
-        comp = cfg["blend"]
-        blend_report(
-            ctx, {k: models[k] for k in comp}, f"blend {'+'.join(comp)}, all train", seeds=()
-        )
+        comp = SHIPPED
+        blend_report(ctx, {k: models[k] for k in comp}, f"blend {'+'.join(comp)}, all train")
 
 
 if __name__ == "__main__":

@@ -166,9 +166,10 @@ def test_blend_weights_are_chosen_on_validation_reproducibly():
     )
     settings = blend.BlendSettings(components=("cooccurrence", "playlist_knn"), grid_step=0.25)
     evaluation = EvaluationParams(k=(1, 10), selection_metric="hit_rate_at_1")
-    first, stats = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
-    second, again = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
+    first, stats, _ = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
+    second, again, _ = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
     assert stats["weights"] == again["weights"] and stats["weight_trials"] == 5
+    assert stats["fold_weights"] == again["fold_weights"]
     assert sum(stats["weights"].values()) == pytest.approx(1.0)
     np.testing.assert_array_equal(first.weights, second.weights)
     # The chosen weights score, in the real evaluation, what the search said they would.
@@ -182,11 +183,55 @@ def test_blend_weights_are_chosen_on_validation_reproducibly():
             ],
             *_targets(first.index, validation, evaluation),
             0.25,
-            lambda r: float(np.mean(r < 1)),
+            lambda r: (r < 1).astype(float),
         )[1],
         key=lambda t: t["value"],
     )
     assert metrics["hit_rate_at_1"] == pytest.approx(best["value"])
+    assert stats["tuned_validation_value"] == pytest.approx(best["value"])
+
+
+def test_a_blends_validation_figure_is_cross_fitted_fold_by_fold():
+    components = _fitted_components()
+    tracks = "abcdef"
+    validation = pd.DataFrame(
+        {
+            "playlist_id": range(12),
+            "query": [[f"X|||{tracks[i % 6]}", f"X|||{tracks[(i + 2) % 6]}"] for i in range(12)],
+            "target": [f"X|||{tracks[(i * 5 + 1) % 6]}" for i in range(12)],
+        }
+    )
+    settings = blend.BlendSettings(
+        components=("cooccurrence", "playlist_knn"), grid_step=0.25, folds=3
+    )
+    evaluation = EvaluationParams(k=(1, 3), selection_metric="hit_rate_at_3")
+    model, stats, cross_fitted = blend.fit_blend(
+        validation, evaluation, ORDERED, settings, **components
+    )
+    folds = blend.folds_of(validation["playlist_id"], 3)
+    assert sorted(set(folds)) == [0, 1, 2]
+    np.testing.assert_array_equal(folds, blend.folds_of(validation["playlist_id"], 3))
+    lists = [
+        c.rank(*_as(model.index, validation, evaluation), 100)[:2] for c in components.values()
+    ]
+    targets, counted = _targets(model.index, validation, evaluation)
+    metrics, ranks = blend.evaluate_cross_fitted(model, cross_fitted, validation, evaluation)
+    for fold, chosen in enumerate(stats["fold_weights"]):
+        # Each fold's weights are the best on the other folds' queries...
+        weights, _, _ = blend.search_weights(
+            lists, targets, counted & (folds != fold), 0.25, lambda r: (r < 3).astype(float)
+        )
+        assert list(chosen.values()) == weights.tolist()
+        # ...and its queries are answered exactly as the blend with those weights answers them.
+        with_them = blend.Blend(model.index, components=list(components.values()), weights=weights)
+        part = validation[folds == fold]
+        _, want = evaluate(with_them, part, evaluation)
+        got = ranks[folds == fold].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+    assert metrics["queries"] == int(counted.sum())
+    assert metrics["hit_rate_at_3"] == pytest.approx(
+        float(np.mean(ranks["rank"][ranks["counted"]] < 3))
+    )
 
 
 def test_a_blend_leaves_out_the_components_it_weights_zero():
@@ -197,7 +242,7 @@ def test_a_blend_leaves_out_the_components_it_weights_zero():
     # Steps of 1: every weighting is one component alone, so the other is weighted 0.
     settings = blend.BlendSettings(components=("cooccurrence", "playlist_knn"), grid_step=1.0)
     evaluation = EvaluationParams(k=(1, 10), selection_metric="hit_rate_at_1")
-    model, stats = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
+    model, stats, _ = blend.fit_blend(validation, evaluation, ORDERED, settings, **components)
     (kept,) = (name for name, weight in stats["weights"].items() if weight > 0)
     assert stats["weighted_zero"] == [c for c in components if c != kept]
     assert [c.name for c in model.components] == [kept] and model.weights.tolist() == [1.0]

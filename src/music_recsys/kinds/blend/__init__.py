@@ -3,9 +3,12 @@
 Each component ranks its top ``depth`` tracks for the query; their scores are min-max scaled
 within that list (the best gets 1, the last 0; a list of equal scores counts 0), and a track's
 blend score is the weighted sum over the components that listed it. The weights are a point of
-the simplex (steps of ``grid_step``) chosen on the validation queries for the selection metric;
-the blend is then evaluated like any other candidate (so its validation figure is, like every
-sweep's best, tuned on validation; the test split is its honest figure). Components that read
+the simplex (steps of ``grid_step``) chosen on the validation queries for the selection metric.
+Weights tuned on the very queries that score them would flatter the blend against candidates
+that were not tuned there (by about one standard error on yes_small), so its validation figure
+is cross-fitted: the queries fall into ``folds`` folds by playlist, and each fold is ranked
+with the weights chosen on the other folds; the model keeps the weights chosen on all of them
+(the test split scores those once). Components that read
 the play order are left out when the rows are sorted by title. Scaled scores are summed in
 float64 and rounded to float32 once, so that the Keras serving model ranks alike.
 """
@@ -14,10 +17,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field, field_validator
 
@@ -33,6 +38,7 @@ class BlendSettings(Settings):
     components: tuple[str, ...] = Field(min_length=1)
     depth: int = Field(100, ge=1)
     grid_step: float = Field(0.1, gt=0, le=1)
+    folds: int = Field(5, ge=2)
 
     @field_validator("components")
     @classmethod
@@ -115,14 +121,22 @@ def search_weights(
     targets: np.ndarray,
     usable: np.ndarray,
     step: float,
-    metric,
-) -> tuple[np.ndarray, list[dict]]:
-    """The grid point with the best ``metric(ranks)`` over the usable queries (ties: the first
-    in :func:`simplex`'s order, i.e. the one nearest a single component).
+    per_query,
+    folds: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[dict], list[np.ndarray]]:
+    """The grid point with the best mean of ``per_query(ranks)`` (each usable query's metric
+    value) over the usable queries (ties: the first in :func:`simplex`'s order, i.e. the one
+    nearest a single component), and with ``folds`` (each query's fold, 0 to F - 1) the best
+    over the usable queries outside each fold, from the same pass over the grid.
 
     Ranks are those of the blended lists (the target's position among the tracks with a
     positive blend score, ties to the lower index); tracks only the fill would add are not
     ranked, which changes nothing at K up to the components' depth.
+
+    Returns:
+        ``(best, trials, held_out)``: the weights, every grid point with its value, and per
+        fold the weights chosen without it (the best overall where no other fold has a usable
+        query; empty without ``folds``).
     """
     n_queries = len(targets)
     ids = np.concatenate([top for top, _ in lists], axis=1)
@@ -140,8 +154,12 @@ def search_weights(
         if len(unique)
         else np.zeros(n_queries, bool)
     )
-    best, best_value, trials = None, -np.inf, []
-    for weights in simplex(len(lists), step):
+    n_folds = int(folds.max(initial=-1)) + 1 if folds is not None else 0
+    fold_of = folds[usable] if folds is not None else None
+    held, held_value = [None] * n_folds, np.full(n_folds, -np.inf)
+    grid = simplex(len(lists), step)
+    best, best_value, trials = grid[0], -np.inf, []
+    for weights in grid:
         contributions = np.concatenate(
             [s * w for s, w in zip(scaled, weights, strict=True)], axis=1
         )[keep]
@@ -153,12 +171,25 @@ def search_weights(
         )
         ahead &= blended > 0
         ranks = np.bincount(key_rows, weights=ahead, minlength=n_queries)
-        ranks = np.where(scored, ranks, np.inf)[usable]
-        value = float(metric(ranks))
+        values = np.asarray(per_query(np.where(scored, ranks, np.inf)[usable]), dtype=np.float64)
+        value = float(values.mean()) if len(values) else math.nan
         trials.append({"weights": weights.round(6).tolist(), "value": value})
         if value > best_value:
             best, best_value = weights, value
-    return best, trials
+        if n_folds:
+            sums = np.bincount(fold_of, weights=values, minlength=n_folds)
+            sizes = np.bincount(fold_of, minlength=n_folds)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                outside = (sums.sum() - sums) / (sizes.sum() - sizes)
+            for fold in np.flatnonzero(outside > held_value):
+                held[fold], held_value[fold] = weights, outside[fold]
+    return best, trials, [best if w is None else w for w in held]
+
+
+def folds_of(playlist_ids, folds: int) -> np.ndarray:
+    """Each query's fold, from a hash of its playlist's id (the same for the same id)."""
+    hashed = pd.util.hash_pandas_object(pd.Series(playlist_ids).astype(str), index=False)
+    return (hashed.to_numpy() % np.uint64(folds)).astype(np.int64)
 
 
 def fit(playlists, track_index, track_order_report: dict, settings: BlendSettings):
@@ -172,23 +203,30 @@ def fit_blend(
     blend: BlendSettings,
     name: str = "blend",
     **components: Recommender,
-) -> tuple[Blend, dict]:
-    """Chooses the weights on the validation queries for the selection metric.
+) -> tuple[Blend, dict, dict]:
+    """Chooses the weights on the validation queries for the selection metric, and ranks each
+    fold of them with the weights chosen on the others (the module doc says why).
 
     Args:
-        validation_queries: The validation split's queries (``query``, ``target``).
+        validation_queries: The validation split's queries (``playlist_id``, ``query``,
+            ``target``).
         evaluation: How candidates are evaluated (the selection metric, the query decay).
         track_order_report: data_processing's order check.
         blend: The blend's settings.
         name: The candidate's name.
         **components: The fitted components, by candidate name.
+
+    Returns:
+        The blend, its training statistics (``fit_seconds``: the weight search; the weights,
+        each fold's, and the value they reach on the queries they were tuned on), and the
+        cross-fitted answers for :func:`evaluate_cross_fitted` (``ranked``, ``seconds``: the
+        components' lists and the blending, what evaluating any candidate times).
     """
     from music_recsys.kinds import registry  # noqa: PLC0415
     from music_recsys.kinds.training_rows import in_play_order  # noqa: PLC0415
     from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
     from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: PLC0415
 
-    started = time.perf_counter()
     kinds = registry()
     used = [c for c in blend.components if c in components]
     left_out = []
@@ -209,6 +247,7 @@ def fit_blend(
     index = models[0].index
     # Each component's top `depth`, ranked in batches within evaluation.batch_bytes as the
     # evaluation ranks (all queries at once would hold every seed's playlists at full size).
+    started = time.perf_counter()
     depth = min(blend.depth, len(index))
     listing = evaluation.model_copy(
         update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
@@ -218,20 +257,29 @@ def fit_blend(
         ranked = rank_targets(model, validation_queries, listing, what=f"{name}: {model.name}")
         lists.append((ranked.top, ranked.scores))
         targets, usable = ranked.targets, ranked.counted
+    listed_seconds = time.perf_counter() - started
+    started = time.perf_counter()
     kind_name, k = m.parse_metric(evaluation.selection_metric)
-    metric = {"hit_rate": m.hit_rate, "mrr": m.mrr, "ndcg": m.ndcg}[kind_name]
-    weights, trials = search_weights(
-        lists, targets, usable, blend.grid_step, lambda ranks: metric(ranks, k)
+    folds = folds_of(validation_queries["playlist_id"], blend.folds)
+    weights, trials, held_out = search_weights(
+        lists, targets, usable, blend.grid_step, lambda r: m.per_query(r, kind_name, k), folds
     )
+    fit_seconds = time.perf_counter() - started
+    tuned_value = max((t["value"] for t in trials), default=math.nan)
     logger.info(
-        "%s: weights %s for %s (validation %s %.4f over %d weightings)",
+        "%s: weights %s for %s (validation %s %.4f over %d weightings, tuned on those queries)",
         name,
         dict(zip(used, weights.round(3).tolist(), strict=True)),
         ", ".join(used),
         evaluation.selection_metric,
-        max(t["value"] for t in trials),
+        tuned_value,
         len(trials),
     )
+    started = time.perf_counter()
+    ranked = _cross_fitted(
+        lists, held_out, folds, targets, usable, validation_queries, index, evaluation
+    )
+    cross_fitted = {"ranked": ranked, "seconds": listed_seconds + time.perf_counter() - started}
     # A component weighted 0 adds nothing to any score: the model leaves it out, so that
     # evaluating, refitting and serving the blend never rank (or refit, or ship) it.
     kept = np.flatnonzero(weights > 0)
@@ -245,17 +293,62 @@ def fit_blend(
         weights=weights[kept],
         depth=blend.depth,
     )
-    return model, {
-        "fit_seconds": time.perf_counter() - started,
-        "weights": dict(zip(used, weights.tolist(), strict=True)),
-        "left_out": left_out,
-        "weighted_zero": dropped,
-        "weight_trials": len(trials),
-    }
+    return (
+        model,
+        {
+            "fit_seconds": fit_seconds,
+            "weights": dict(zip(used, weights.tolist(), strict=True)),
+            "left_out": left_out,
+            "weighted_zero": dropped,
+            "weight_trials": len(trials),
+            "tuned_validation_value": tuned_value,
+            "folds": blend.folds,
+            "fold_weights": [dict(zip(used, w.tolist(), strict=True)) for w in held_out],
+        },
+        cross_fitted,
+    )
+
+
+def _cross_fitted(lists, held_out, folds, targets, usable, queries, index, evaluation):
+    """The validation queries' answers, each fold's blended with the weights chosen without it
+    (exactly what :meth:`Blend.rank` answers with those weights)."""
+    from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.evaluation import Ranked  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
+
+    query_list = as_queries(index, queries, evaluation)[0]
+    k_max = max(evaluation.k)
+    top = np.full((len(query_list), min(k_max, len(index))), -1, dtype=np.int64)
+    scores = np.zeros(top.shape, dtype=np.float32)
+    fell_back = np.zeros(len(query_list), dtype=bool)
+    counts = index.counts.astype(np.float32)
+    for fold, weights in enumerate(held_out):
+        rows = np.flatnonzero(folds == fold)
+        if len(rows):
+            product = combine([(t[rows], s[rows]) for t, s in lists], weights, len(index))
+            part = [query_list[i] for i in rows]
+            top[rows], scores[rows], fell_back[rows] = rank_sparse(product, part, k_max, counts)
+    no_score = (scores[:, 0] <= 0) if top.shape[1] else np.ones(len(query_list), dtype=bool)
+    return Ranked(top, scores, m.target_ranks(top, targets), targets, fell_back | no_score, usable)
+
+
+def evaluate_cross_fitted(recommender: Blend, cross_fitted: dict, validation_queries, evaluation):
+    """The blend's validation figures, as :func:`~music_recsys.pipelines.data_science.
+    evaluation.evaluate` gives every candidate's, from its cross-fitted answers."""
+    from music_recsys.pipelines.data_science.evaluation import summarise  # noqa: PLC0415
+
+    return summarise(
+        recommender,
+        cross_fitted["ranked"],
+        validation_queries,
+        evaluation,
+        cross_fitted["seconds"],
+    )
 
 
 def nodes(candidate, candidates):
-    """The blend's fit node: its components' fitted models and the validation queries in."""
+    """The blend's fit node (its components' fitted models and the validation queries in) and
+    its evaluation node, which scores the fit's cross-fitted answers instead of ranking again."""
     from kedro.pipeline import Node  # noqa: PLC0415
 
     from music_recsys.pipelines.data_science.pipeline import partial_named  # noqa: PLC0415
@@ -272,14 +365,22 @@ def nodes(candidate, candidates):
         "track_order_report": "track_order_report",
         "blend": "params:blend",
     } | {c: f"{c}.recommender@model" for c in settings.components}
-    node = Node(
+    fit_node = Node(
         partial_named(fit_blend, name=candidate.name),
         inputs,
-        ["recommender@model", "training_metrics"],
+        ["recommender@model", "training_metrics", "cross_fitted_validation"],
         name="fit_node",
         tags="training",
     )
-    return [node], {f"{c}.recommender@model": f"{c}.recommender@model" for c in settings.components}
+    evaluate_node = Node(
+        evaluate_cross_fitted,
+        ["recommender@model", "cross_fitted_validation", "validation_queries", "params:evaluation"],
+        ["validation_metrics", "validation_ranks"],
+        name="evaluate_validation_node",
+        tags="evaluation",
+    )
+    components = {f"{c}.recommender@model": f"{c}.recommender@model" for c in settings.components}
+    return [fit_node, evaluate_node], components
 
 
 def refit(rows, index, track_order_report, settings: BlendSettings, evaluated, candidates):

@@ -104,6 +104,18 @@ def evaluate(
     """
     started = time.perf_counter()
     ranked = rank_targets(recommender, queries, evaluation)
+    return summarise(recommender, ranked, queries, evaluation, time.perf_counter() - started)
+
+
+def summarise(
+    recommender: Recommender,
+    ranked: Ranked,
+    queries: pd.DataFrame,
+    evaluation: EvaluationParams,
+    seconds: float,
+) -> tuple[dict, pd.DataFrame]:
+    """:func:`evaluate`'s figures from what ``recommender`` answered for ``queries``
+    (``seconds``: what answering took)."""
     counted = ranked.counted
     top, ranks, targets = ranked.top[counted], ranked.ranks[counted], ranked.targets[counted]
     counts = recommender.index.counts
@@ -125,7 +137,7 @@ def evaluate(
     result["unseen_target_rate"] = float((targets < 0).mean()) if len(targets) else math.nan
     result["queries"] = int(counted.sum())
     result["guaranteed_misses"] = int((~counted).sum())
-    result["evaluation_seconds"] = time.perf_counter() - started
+    result["evaluation_seconds"] = seconds
     logger.info(
         "%s: hit_rate@%d %.4f ± %.4f, ndcg@%d %.4f, fallback %.1f%% on %d queries "
         "(%d guaranteed misses left out; %.1f s)",

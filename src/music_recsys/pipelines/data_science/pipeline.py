@@ -87,18 +87,16 @@ def _candidate(candidate: Candidate, found: dict[str, Candidate]) -> Pipeline:
             )
         ]
         inputs = {}
-    template = Pipeline(
-        [
-            *fits,
-            Node(
-                evaluate,
-                inputs=["recommender@model", "validation_queries", "params:evaluation"],
-                outputs=["validation_metrics", "validation_ranks"],
-                name="evaluate_validation_node",
-                tags="evaluation",
-            ),
-        ]
-    )
+    if not any("validation_metrics" in n.outputs for n in fits):  # the blend evaluates its own
+        evaluation = Node(
+            evaluate,
+            inputs=["recommender@model", "validation_queries", "params:evaluation"],
+            outputs=["validation_metrics", "validation_ranks"],
+            name="evaluate_validation_node",
+            tags="evaluation",
+        )
+        fits = [*fits, evaluation]
+    template = Pipeline(fits)
     shared = {dataset: dataset for dataset in SHARED_INPUTS & template.inputs()}
     return Pipeline(
         template,

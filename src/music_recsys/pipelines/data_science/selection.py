@@ -243,6 +243,11 @@ def _notes(name: str, training: dict, selection: dict) -> str:
     if training.get("weights"):
         weights = ", ".join(f"{c} {w:.2f}" for c, w in training["weights"].items())
         notes.append(f"weights: {weights} (fit_seconds: the weight search)")
+    if training.get("folds"):
+        notes.append(
+            f"validation cross-fitted over {training['folds']} folds (the weights tuned on all "
+            f"its queries score {training['tuned_validation_value']:.4f} there)"
+        )
     if training.get("left_out"):
         notes.append(f"components left out: {', '.join(training['left_out'])}")
     return "; ".join(notes)
