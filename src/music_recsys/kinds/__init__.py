@@ -47,7 +47,9 @@ class Kind:
         needs_play_order: Reads the rows' order and has no order-free form: left out of the
             selection when the order check finds the rows sorted by title.
         nodes: Builds the kind's fit nodes when they are not the one standard fit node
-            (``nodes(candidate, settings, candidates)``; word2vec's shared training, the blend).
+            (``nodes(candidate, candidates)`` → ``(nodes, inputs)``; word2vec's shared
+            training, the blend); nodes that output ``validation_metrics`` and
+            ``validation_ranks`` replace the standard evaluation too (the blend's).
         refit: Refit for deployment when it is not ``fit`` (the blend refits its components).
         from_arrays: Rebuilds the recommender from a package's saved variables, for
             ``music-recsys recommend``'s fast path; None: the SavedModel answers instead.
@@ -67,6 +69,11 @@ class Kind:
     refit: Callable[..., Any] | None = None
     from_arrays: Callable[..., Any] | None = None
     describe: Callable[[Any], dict] | None = None
+
+    def recorded(self, recommender) -> dict:
+        """``{"recommender": describe(recommender)}`` for the package's ``metadata.json``, or
+        nothing for a kind without ``describe``."""
+        return {} if self.describe is None else {"recommender": self.describe(recommender)}
 
     def rebuild(self, index, arrays: dict, name: str, description: dict | None):
         """The recommender from a package's arrays (``description``: its ``describe``)."""

@@ -251,9 +251,7 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
     model = build_serving_model(recommender, k=5, query_decay=0.5)
     package = tmp_path / "model.tar.gz"
     metadata = {"k": 5, "kind": recommender.kind, "query_decay": 0.5}
-    describe = registry()[recommender.kind].describe
-    if describe is not None:  # as package_serving_model records it
-        metadata["recommender"] = describe(recommender)
+    metadata |= registry()[recommender.kind].recorded(recommender)  # as package_serving_model
     catalog = recommender.index.track_ids.tolist()
     SageMakerModelArchiveDataset(str(package)).save(
         ModelPackage(model, INPUT_SIGNATURE, metadata, catalog=catalog)

@@ -425,9 +425,7 @@ def describe(model: Blend) -> dict:
     ):
         part = {"candidate": component.name, "kind": component.kind, "weight": float(weight)}
         part["prefix"] = component_prefix(position)
-        if kind(component.kind).describe is not None:
-            part["recommender"] = kind(component.kind).describe(component)
-        parts.append(part)
+        parts.append(part | kind(component.kind).recorded(component))
     return {"depth": model.depth, "components": parts}
 
 

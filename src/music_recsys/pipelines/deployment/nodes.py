@@ -109,9 +109,7 @@ def package_serving_model(
             "outputs": {"track_ids": "string [batch, k]", "scores": "float32 [batch, k]"},
         },
     }
-    describe = registry()[deployed_recommender.kind].describe
-    if describe is not None:
-        metadata["recommender"] = describe(deployed_recommender)
+    metadata |= registry()[deployed_recommender.kind].recorded(deployed_recommender)
     catalog = deployed_recommender.index.track_ids.tolist()
     return ModelPackage(
         model=model, input_signature=INPUT_SIGNATURE, metadata=metadata, catalog=catalog
@@ -166,7 +164,6 @@ def compare_rankings(
 
 
 def rank_parity_queries(
-    model_archive: ModelArchive,
     deployed_recommender: Recommender,
     validation_queries: pd.DataFrame,
     deployment: DeploymentParams,
@@ -182,7 +179,7 @@ def rank_parity_queries(
     sample = validation_queries.sample(
         n=min(deployment.parity_queries, len(validation_queries)), random_state=deployment.seed
     )
-    k = model_archive.metadata["k"]
+    k = int(min(deployment.k, len(deployed_recommender.index)))  # as the serving model cuts it
     evaluated = rank_targets(
         deployed_recommender,
         sample,
@@ -195,6 +192,7 @@ def rank_parity_queries(
         "track_ids": [track_ids[row[row >= 0]].tolist() for row in evaluated.top],
         "scores": [s[row >= 0] for row, s in zip(evaluated.top, evaluated.scores, strict=True)],
         "catalog_tracks": len(track_ids),
+        "k": k,
     }
 
 
@@ -219,6 +217,11 @@ def check_package(
 
     started = time.perf_counter()
     k = model_archive.metadata["k"]
+    if parity_expected["k"] != k:
+        raise RuntimeError(
+            f"The package answers {k} tracks a query but the parity queries were ranked to "
+            f"{parity_expected['k']}: package and check must come from the same deployment.k"
+        )
     seeds = parity_expected["seeds"]
     expected_ids, expected_scores = parity_expected["track_ids"], parity_expected["scores"]
     serve = tf.saved_model.load(str(model_archive.saved_model)).signatures["serving_default"]

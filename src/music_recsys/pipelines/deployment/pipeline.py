@@ -51,7 +51,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 rank_parity_queries,
                 [
-                    "model_archive",
                     "deployed_recommender",
                     "validation_queries",
                     "params:deployment",
