@@ -11,7 +11,7 @@ the validation queries; test queries are never read. Results: benchmarks/README.
 
 Usage (after ``benchmarks/quality.py``; ~10 minutes a scenario on 2 cores):
     PYTHONPATH=src:benchmarks .venv/bin/python benchmarks/quality_experiments.py \
-        --scenario continuation --part rp3 sr ease blend curve
+        --scenario continuation --part rp3 sr ease blend grid curve
 """
 
 # One main() walks the parts in order; its lambdas are called at once, inside their loop.
@@ -69,11 +69,23 @@ def topk_rows(w: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
         rows.append(np.full(len(c), r))
         cols.append(c)
         vals.append(v)
-    out = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=w.shape
-    )
+    out = sparse(rows, cols, vals, w.shape)
     out.sort_indices()
     return out
+
+
+def window_pairs(plist, idx, window):
+    """``(distance, earlier, later, same)`` for the pairs of tracks 1 to ``window`` positions
+    apart within a playlist (``same``: which of the shifted positions pair up)."""
+    for d in range(1, window + 1):
+        same = plist[:-d] == plist[d:]
+        yield d, idx[:-d][same], idx[d:][same], same
+
+
+def sparse(rows, cols, vals, shape) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape
+    )
 
 
 def rp3beta(train, index, alpha=1.0, beta=0.0, topk=None, window=None):
@@ -95,17 +107,12 @@ def rp3beta(train, index, alpha=1.0, beta=0.0, topk=None, window=None):
     else:
         length_row = np.diff(offsets)[plist].astype(np.float64)
         rows, cols, vals = [], [], []
-        for d in range(1, window + 1):
-            same = plist[:-d] == plist[d:]
-            a, b = idx[:-d][same], idx[d:][same]
+        for d, a, b, same in window_pairs(plist, idx, window):
             wt = 1 / length_row[:-d][same] ** alpha
             rows += [a, b]
             cols += [b, a]
             vals += [wt, wt]
-        w = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-        )
-        w = (sp.diags(1 / pop_safe**alpha) @ w).tocsr()
+        w = (sp.diags(1 / pop_safe**alpha) @ sparse(rows, cols, vals, (n, n))).tocsr()
     w = (w @ sp.diags(1 / pop_safe**beta)).tocsr()
     w = topk_rows(w, topk).astype(np.float32)
     return Graph(TrackIndex.from_frame(index), name="rp3beta", graph=w)
@@ -116,16 +123,11 @@ def sequential_rules(train, index, window=5):
     plist, idx, _ = arrays(train, index)
     n = len(index)
     rows, cols, vals = [], [], []
-    for d in range(1, window + 1):
-        same = plist[:-d] == plist[d:]
-        a, b = idx[:-d][same], idx[d:][same]
+    for d, a, b, _ in window_pairs(plist, idx, window):
         rows.append(a)
         cols.append(b)
         vals.append(np.full(len(a), 1.0 / d))
-    w = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    )
-    w = topk_rows(w, None).astype(np.float32)
+    w = topk_rows(sparse(rows, cols, vals, (n, n)), None).astype(np.float32)
     return Graph(TrackIndex.from_frame(index), name="sr", graph=w)
 
 
@@ -192,14 +194,20 @@ def shipped_candidates() -> dict:
     return {name: declared[name] for name in SHIPPED}
 
 
-def blend_report(ctx, models: dict, label: str, step=0.1):
+BLEND_HEADER = (
+    "| blend | cross-fitted HR@10 ± SE | tuned on all | weight search s | eval s | weights |"
+    "\n|---|---|---|---|---|---|"
+)
+
+
+def blend_report(ctx, models: dict, label: str, step=0.1, depth=100):
     """The blend of ``models`` as the pipeline fits it; its figure cross-fitted (each fold of
     the queries scored with the weights chosen on the others), beside the in-sample one."""
     model, info, cross_fitted = fit_blend(
         ctx.queries,
         ctx.evaluation,
         ctx.order,
-        BlendSettings(components=tuple(models), depth=100, grid_step=step),
+        BlendSettings(components=tuple(models), depth=depth, grid_step=step),
         **models,
     )
     metrics, per_query = evaluate_cross_fitted(model, cross_fitted, ctx.queries, ctx.evaluation)
@@ -276,7 +284,7 @@ def main():
                 f"ease lambda={lam} (positive weights)",
                 lambda: ease(ctx.train_df, ctx.index, lam),
             )
-    if "blend" in args.part or "curve" in args.part:
+    if {"blend", "grid", "curve"} & set(args.part):
         cfg = BEST[args.scenario]
         shipped = shipped_candidates()
         models = {name: kind_model(ctx, c) for name, c in shipped.items()}
@@ -288,10 +296,7 @@ def main():
         for name, model in models.items():
             model.name = name
     if "blend" in args.part:
-        print(
-            "| blend | cross-fitted HR@10 ± SE | tuned on all | weight search s | eval s | weights |"
-            "\n|---|---|---|---|---|---|"
-        )
+        print(BLEND_HEADER)
         base = list(SHIPPED)
         sets = [
             base,
@@ -309,6 +314,20 @@ def main():
         for s in sets[1:]:
             d, se = paired(pqs[tuple(s)], pqs[tuple(base)])
             print(f"paired vs current blend: {'+'.join(s)}: {d:+.4f} ± {se:.4f}")
+    if "grid" in args.part:
+        # The shipped blend's own settings, and smaller blends: what earns its place honestly.
+        print(BLEND_HEADER)
+        base = {k: models[k] for k in SHIPPED}
+        for step in (0.5, 0.25, 0.2, 0.1, 0.05):
+            blend_report(ctx, base, f"shipped components, grid_step {step}", step=step)
+        for depth in (50, 200):
+            blend_report(ctx, base, f"shipped components, depth {depth}", depth=depth)
+        for names in (
+            ("playlist_knn", "ials"),
+            ("cooccurrence", "playlist_knn"),
+            ("cooccurrence", "playlist_knn", "ials"),
+        ):
+            blend_report(ctx, {k: models[k] for k in names}, "+".join(names))
     if "curve" in args.part:
         print("| learning curve | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
         ids = np.sort(ctx.train_df["playlist_id"].unique())
