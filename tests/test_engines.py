@@ -235,6 +235,13 @@ def test_the_counts_of_the_count_based_fits_are_the_same_on_both_engines(spark):
         graph = training_rows.pair_graph(duck, index, window, directed, shuffled=shuffled)
         spark_graph = training_rows.pair_graph(on_spark, index, window, directed, shuffled)
         assert graph.nnz > 0 and (graph != spark_graph).nnz == 0, (window, directed, shuffled)
+    # Sequential rules' 1/distance weights: summed in another order on Spark, so within float32.
+    graph = training_rows.pair_graph(duck, index, 3, True, inverse_distance=True)
+    spark_graph = training_rows.pair_graph(on_spark, index, 3, True, inverse_distance=True)
+    assert (
+        graph.nnz > 0 and (graph != 0).toarray().tolist() == (spark_graph != 0).toarray().tolist()
+    )
+    np.testing.assert_allclose(graph.toarray(), spark_graph.toarray(), rtol=1e-6)
 
 
 def test_kedro_run_env_spark_without_java_stops_before_any_node_runs(tmp_path, monkeypatch):

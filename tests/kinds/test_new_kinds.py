@@ -8,7 +8,15 @@ import pytest
 import scipy.sparse as sp
 
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds import blend, candidates, cooccurrence, ials, playlist_knn, registry
+from music_recsys.kinds import (
+    blend,
+    candidates,
+    cooccurrence,
+    ials,
+    playlist_knn,
+    registry,
+    transitions,
+)
 from music_recsys.kinds.base import Query, TrackIndex, top_k
 from music_recsys.kinds.training_rows import pair_graph
 from music_recsys.pipelines.data_science.evaluation import evaluate
@@ -127,6 +135,20 @@ def test_ials_fold_in_equals_implicits_recalculate_user():
         expected = reference.recalculate_user(user, matrix[user])
         got = model.fold_in(Query(seeds.astype(np.int64), np.ones(len(seeds))))
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_sequential_rules_count_a_track_d_places_on_one_over_d():
+    train = relation(TINY)
+    index = build_track_index(train)
+    settings = transitions.TransitionSettings(window=2)
+    model, _ = transitions.fit(train, index, ORDERED, settings)
+    # After a: b directly (1), c two places on (1/2), d directly in another playlist (1).
+    top, scores, _ = model.rank([query(model, "a")], 3)
+    assert [model.index.track_ids[i] for i in top[0]] == ["X|||b", "X|||d", "X|||c"]
+    np.testing.assert_allclose(scores[0], [1.0, 1.0, 0.5])
+    # window 1 is first-order transitions: c no longer follows a.
+    first_order, _ = transitions.fit(train, index, ORDERED, transitions.TransitionSettings())
+    assert first_order.graph[0].toarray().tolist() == [[0, 1, 0, 1, 0]]
 
 
 def test_ials_fits_with_implicit_from_the_training_rows():

@@ -110,20 +110,24 @@ def pair_graph(
     window: int | None,
     directed: bool,
     shuffled: bool = False,
+    inverse_distance: bool = False,
 ) -> sp.csr_matrix:
     """Counts of track pairs at most ``window`` positions apart in the same playlist.
 
     ``directed``: only (earlier, later) pairs; otherwise both directions. ``window=None``: any
     two tracks of a playlist (computed as XᵀX on the playlist × track matrix). ``shuffled``:
-    positions in the seeded random order of :func:`rows_by_playlist`.
+    positions in the seeded random order of :func:`rows_by_playlist`. ``inverse_distance``: a
+    pair d positions apart counts 1/d (session-rec's sequential rules), not 1.
 
     Pairs are counted one distance at a time into a CSR matrix with 32-bit indices, and the
     undirected graph is that matrix plus its transpose, so memory follows the graph's non-zeros
     rather than the number of pairs (125 M pairs at full size). On Spark the pairs are counted
     by the cluster (:func:`_pair_counts_on_engine`).
     """
+    if inverse_distance and window is None:
+        raise ValueError("inverse_distance weights pairs by their distance: it needs a window")
     counter = _pair_counts_on_engine if on_spark(playlists) else _pair_counts_in_numpy
-    counts = counter(playlists, track_index, window, shuffled)
+    counts = counter(playlists, track_index, window, shuffled, inverse_distance)
     if window is not None and not directed:
         counts = (counts + counts.T).tocsr()
     counts.sort_indices()
@@ -131,7 +135,11 @@ def pair_graph(
 
 
 def _pair_counts_in_numpy(
-    playlists: Table, track_index: pd.DataFrame, window: int | None, shuffled: bool
+    playlists: Table,
+    track_index: pd.DataFrame,
+    window: int | None,
+    shuffled: bool,
+    inverse_distance: bool,
 ) -> sp.csr_matrix:
     """The (earlier, later) pair counts of :func:`pair_graph` from the rows, brought over once;
     without a window, XᵀX (already both directions)."""
@@ -154,8 +162,9 @@ def _pair_counts_in_numpy(
         earlier, later = indices[:-distance][same], indices[distance:][same]
         keep = earlier != later
         earlier, later = earlier[keep], later[keep]
+        weight = 1.0 / distance if inverse_distance else 1.0
         pairs = sp.csr_matrix(
-            (np.ones(len(earlier), dtype=np.float32), (earlier, later)), shape=(n, n)
+            (np.full(len(earlier), weight, dtype=np.float32), (earlier, later)), shape=(n, n)
         )
         del same, earlier, later, keep
         counts = counts + pairs
@@ -164,7 +173,11 @@ def _pair_counts_in_numpy(
 
 
 def _pair_counts_on_engine(
-    playlists: Table, track_index: pd.DataFrame, window: int | None, shuffled: bool
+    playlists: Table,
+    track_index: pd.DataFrame,
+    window: int | None,
+    shuffled: bool,
+    inverse_distance: bool,
 ) -> sp.csr_matrix:
     """The (earlier, later) pair counts of :func:`pair_graph` in SQL, counted by the engine: for a
     window, pairs of rows 1..window places apart in the playlist's order; without one, every two
@@ -181,6 +194,7 @@ def _pair_counts_on_engine(
             GROUP BY a.idx, b.idx
             """
     else:
+        weight = "sum(CAST(1 AS DOUBLE) / (b.place - a.place))" if inverse_distance else "count(*)"
         query = f"""
             WITH ranked AS (
                 SELECT p.playlist_id, i.idx,
@@ -188,7 +202,7 @@ def _pair_counts_on_engine(
                            AS place
                 FROM {{p}} p JOIN {{index}} i USING (track_id)
             )
-            SELECT a.idx AS earlier, b.idx AS later, count(*) AS n
+            SELECT a.idx AS earlier, b.idx AS later, {weight} AS n
             FROM ranked a JOIN ranked b
                 ON a.playlist_id = b.playlist_id AND b.place > a.place
                    AND b.place <= a.place + {int(window)}

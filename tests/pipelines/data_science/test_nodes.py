@@ -442,18 +442,24 @@ def test_pair_graph_matches_counting_every_pair_by_hand():
     )
     index = build_track_index(relation(rows))
     position = {t: i for i, t in enumerate(index["track_id"])}
-    for window, directed in ((1, True), (3, True), (3, False)):
+    for window, directed, inverse in (
+        (1, True, False),
+        (3, True, False),
+        (3, False, False),
+        (3, True, True),
+    ):
         expected = np.zeros((len(index), len(index)))
         for _, group in rows.groupby("playlist_id"):
             ids = [position[t] for t in group.sort_values("position")["track_id"]]
             for i, a in enumerate(ids):
-                for b in ids[i + 1 : i + 1 + window]:
+                for distance, b in enumerate(ids[i + 1 : i + 1 + window], start=1):
                     if a != b:
-                        expected[a, b] += 1
+                        weight = 1 / distance if inverse else 1
+                        expected[a, b] += weight
                         if not directed:
-                            expected[b, a] += 1
-        graph = _pair_graph(relation(rows), index, window, directed)
-        np.testing.assert_array_equal(graph.toarray(), expected)
+                            expected[b, a] += weight
+        graph = _pair_graph(relation(rows), index, window, directed, inverse_distance=inverse)
+        np.testing.assert_allclose(graph.toarray(), expected, rtol=1e-6)
         assert graph.indices.dtype == np.int32  # 32-bit indices: half the memory
 
 
