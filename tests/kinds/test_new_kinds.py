@@ -1,6 +1,8 @@
 """Playlist-kNN, iALS and the blend, against hand-computed answers and their references."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -342,3 +344,14 @@ def test_every_kind_is_registered_and_candidates_are_read_from_conf_blocks():
     )
     assert sorted(found) == ["blend", "knn_500"]
     assert found["knn_500"].validated().neighbours == 500
+
+
+def test_the_kinds_and_recommends_fast_path_import_neither_pandas_nor_tensorflow():
+    """`music-recsys recommend` answers from cached arrays in about a second; pandas alone
+    would add half of that (the kinds import numpy, scipy and pydantic only at the top)."""
+    code = (
+        "import sys, music_recsys.recommend_cli, music_recsys.kinds as k; k.registry(); "
+        "print([m for m in ('pandas', 'tensorflow', 'kedro') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

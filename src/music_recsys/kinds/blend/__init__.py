@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field, field_validator
 
@@ -188,6 +187,8 @@ def search_weights(
 
 def folds_of(playlist_ids, folds: int) -> np.ndarray:
     """Each query's fold, from a hash of its playlist's id (the same for the same id)."""
+    import pandas as pd  # noqa: PLC0415 - kinds import numpy, scipy and pydantic only at the top
+
     hashed = pd.util.hash_pandas_object(pd.Series(playlist_ids).astype(str), index=False)
     return (hashed.to_numpy() % np.uint64(folds)).astype(np.int64)
 
