@@ -1,11 +1,11 @@
 """Benchmark: kinds the project does not ship, tried against its blend (validation only).
 
-RP3beta (whole-playlist and ±5 windowed), sequential rules (session-rec's SR), EASE (dense,
-positive weights; a reference only: impossible at a million tracks), blends of the shipped
-kinds with them (fitted as the pipeline fits its blend: figures cross-fitted over the
-validation queries, beside what the weights score on the queries they were tuned on), and a
-learning curve (8/9 of the training playlists
-against all). Reads the split ``benchmarks/quality.py`` left in
+RP3beta (whole-playlist and ±5 windowed), EASE (dense, positive weights; a reference only:
+impossible at a million tracks), sequential rules' reach (the transitions kind's ``window``;
+the project ships 3), blends of the shipped kinds with them (fitted as the pipeline fits its
+blend: figures cross-fitted over the validation queries, beside what the weights score on the
+queries they were tuned on), the blend's own settings, and a learning curve (8/9 of the
+training playlists against all). Reads the split ``benchmarks/quality.py`` left in
 ``benchmarks/.work/quality_<scenario>``; every figure is the pipeline's own ``evaluate`` on
 the validation queries; test queries are never read. Results: benchmarks/README.md.
 
@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from common import WORKDIR
 from music_recsys.duckdb_sql import relation
+from music_recsys.kinds import Candidate, kind
 from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.blend import BlendSettings, evaluate_cross_fitted, fit_blend
 from music_recsys.kinds.item_graph import ItemGraph
@@ -118,19 +119,6 @@ def rp3beta(train, index, alpha=1.0, beta=0.0, topk=None, window=None):
     return Graph(TrackIndex.from_frame(index), name="rp3beta", graph=w)
 
 
-def sequential_rules(train, index, window=5):
-    """session-rec SR: (a, b) with b 1..window after a, weight 1/distance."""
-    plist, idx, _ = arrays(train, index)
-    n = len(index)
-    rows, cols, vals = [], [], []
-    for d, a, b, _ in window_pairs(plist, idx, window):
-        rows.append(a)
-        cols.append(b)
-        vals.append(np.full(len(a), 1.0 / d))
-    w = topk_rows(sparse(rows, cols, vals, (n, n)), None).astype(np.float32)
-    return Graph(TrackIndex.from_frame(index), name="sr", graph=w)
-
-
 def ease(train, index, lam=100.0):
     plist, idx, offsets = arrays(train, index)
     n, n_pl = len(index), len(offsets) - 1
@@ -185,13 +173,19 @@ def kind_model(ctx, candidate, train=None):
     return model
 
 
+DECLARED = declared_candidates()
 # The shipped blend's components as conf/base declares them.
-SHIPPED = ("cooccurrence", "transitions", "playlist_knn", "ials")
+SHIPPED = tuple(DECLARED["blend"].validated().components)
 
 
 def shipped_candidates() -> dict:
-    declared = declared_candidates()
-    return {name: declared[name] for name in SHIPPED}
+    """The shipped blend's components, and first-order transitions beside them."""
+    return {name: DECLARED[name] for name in (*SHIPPED, "transitions")}
+
+
+def sequential_rules(window: int) -> Candidate:
+    """Session-rec's SR: the transitions kind reaching ``window`` places on (1/distance)."""
+    return Candidate(f"sr_{window}", kind("transitions"), {"window": window})
 
 
 BLEND_HEADER = (
@@ -238,7 +232,6 @@ BEST = {
     },
     "next_track": {
         "rp3": {"alpha": 0.5, "beta": 0.0, "topk": None},
-        "sr": 3,
         "ease": 1000,
     },
 }
@@ -275,7 +268,7 @@ def main():
     if "sr" in args.part:
         print("| SR | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
         for w in (2, 3, 5, 10):
-            score(ctx, f"sr window={w}", lambda: sequential_rules(ctx.train_df, ctx.index, w))
+            score(ctx, f"sr window={w}", lambda: kind_model(ctx, sequential_rules(w)))
     if "ease" in args.part:
         print("| EASE | HR@10 ± SE | fit s | eval s |\n|---|---|---|---|")
         for lam in (50, 200, 500, 1000):
@@ -289,8 +282,6 @@ def main():
         shipped = shipped_candidates()
         models = {name: kind_model(ctx, c) for name, c in shipped.items()}
         models["rp3beta"] = rp3beta(ctx.train_df, ctx.index, **cfg["rp3"])
-        if "sr" in cfg:
-            models["sr"] = sequential_rules(ctx.train_df, ctx.index, cfg["sr"])
         if "ease" in cfg:
             models["ease"] = ease(ctx.train_df, ctx.index, cfg["ease"])
         for name, model in models.items():
@@ -304,8 +295,8 @@ def main():
             ["playlist_knn", "ials", "rp3beta"],
             ["playlist_knn", "rp3beta"],
         ]
-        if "sr" in models:
-            sets += [base + ["sr"], base + ["rp3beta", "sr"]]
+        # The order-reading component: first-order transitions in place of sequential rules.
+        sets += [[("transitions" if c == "sequential_rules" else c) for c in base]]
         if "ease" in models:
             sets += [base + ["ease"], ["playlist_knn", "ials", "ease"]]
         pqs = {}
