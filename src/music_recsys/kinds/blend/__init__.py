@@ -64,7 +64,14 @@ class Blend(Recommender):
         return self._blended(queries).toarray().astype(np.float32)
 
     def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        product = self._blended(queries)
+        return self._ranked(self._blended(queries), queries, k)
+
+    def rank_listed(self, lists, queries: list[Query], k: int):
+        """:meth:`rank` from the components' ``(top, scores)`` at ``depth`` for ``queries``,
+        already ranked (the cross-fitted validation ranks the lists once for every fold)."""
+        return self._ranked(combine(lists, self.weights, len(self.index)), queries, k)
+
+    def _ranked(self, product: sp.csr_matrix, queries: list[Query], k: int):
         return rank_sparse(product, queries, k, self.index.counts.astype(np.float32))
 
     def rank_cost(self, query: Query) -> int:
@@ -278,7 +285,7 @@ def fit_blend(
     )
     started = time.perf_counter()
     ranked = _cross_fitted(
-        lists, held_out, folds, targets, usable, validation_queries, index, evaluation
+        models, blend.depth, lists, held_out, folds, targets, usable, validation_queries, evaluation
     )
     cross_fitted = {"ranked": ranked, "seconds": listed_seconds + time.perf_counter() - started}
     # A component weighted 0 adds nothing to any score: the model leaves it out, so that
@@ -310,25 +317,26 @@ def fit_blend(
     )
 
 
-def _cross_fitted(lists, held_out, folds, targets, usable, queries, index, evaluation):
-    """The validation queries' answers, each fold's blended with the weights chosen without it
-    (exactly what :meth:`Blend.rank` answers with those weights)."""
+def _cross_fitted(models, depth, lists, held_out, folds, targets, usable, queries, evaluation):
+    """The validation queries' answers, each fold's those of the blend of ``models`` with the
+    weights chosen without it."""
     from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
     from music_recsys.pipelines.data_science.evaluation import Ranked  # noqa: PLC0415
     from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
 
+    index = models[0].index
     query_list = as_queries(index, queries, evaluation)[0]
     k_max = max(evaluation.k)
     top = np.full((len(query_list), min(k_max, len(index))), -1, dtype=np.int64)
     scores = np.zeros(top.shape, dtype=np.float32)
     fell_back = np.zeros(len(query_list), dtype=bool)
-    counts = index.counts.astype(np.float32)
     for fold, weights in enumerate(held_out):
         rows = np.flatnonzero(folds == fold)
         if len(rows):
-            product = combine([(t[rows], s[rows]) for t, s in lists], weights, len(index))
-            part = [query_list[i] for i in rows]
-            top[rows], scores[rows], fell_back[rows] = rank_sparse(product, part, k_max, counts)
+            fold_blend = Blend(index, components=models, weights=weights, depth=depth)
+            top[rows], scores[rows], fell_back[rows] = fold_blend.rank_listed(
+                [(t[rows], s[rows]) for t, s in lists], [query_list[i] for i in rows], k_max
+            )
     no_score = (scores[:, 0] <= 0) if top.shape[1] else np.ones(len(query_list), dtype=bool)
     return Ranked(top, scores, m.target_ranks(top, targets), targets, fell_back | no_score, usable)
 
