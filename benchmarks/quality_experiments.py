@@ -4,14 +4,21 @@ RP3beta (whole-playlist and ±5 windowed), EASE (dense, positive weights; a refe
 impossible at a million tracks), sequential rules' reach (the transitions kind's ``window``;
 the project ships 3), blends of the shipped kinds with them (fitted as the pipeline fits its
 blend: figures cross-fitted over the validation queries, beside what the weights score on the
-queries they were tuned on), the blend's own settings, and a learning curve (8/9 of the
-training playlists against all). Reads the split ``benchmarks/quality.py`` left in
-``benchmarks/.work/quality_<scenario>``; every figure is the pipeline's own ``evaluate`` on
-the validation queries; test queries are never read. Results: benchmarks/README.md.
+queries they were tuned on), the blend's own settings, a learning curve (8/9 of the
+training playlists against all), and a learned re-ranker over the shipped components' lists
+(``rerank``: scikit-learn's logistic regression and gradient boosting, cross-fitted over the
+same folds as the blend, or trained on pseudo-queries from the training playlists). Reads the
+split ``benchmarks/quality.py`` left in ``benchmarks/.work/quality_<scenario>``; every figure
+is the pipeline's own ``evaluate`` on the validation queries; test queries are never read.
+
+``reference`` is the exception: it re-splits every playlist as the reference script of issue 11
+does (shuffled, 90 % train, 10 % test, no validation split), over several seeds, and scores
+the shipped kinds' own fits there, to place the targets against the spread between splits.
+It chooses nothing. Results: benchmarks/README.md.
 
 Usage (after ``benchmarks/quality.py``; ~10 minutes a scenario on 2 cores):
     PYTHONPATH=src:benchmarks .venv/bin/python benchmarks/quality_experiments.py \
-        --scenario continuation --part rp3 sr ease blend grid curve
+        --scenario continuation --part rp3 sr ease blend grid curve rerank reference
 """
 
 # One main() walks the parts in order; its lambdas are called at once, inside their loop.
@@ -20,6 +27,7 @@ Usage (after ``benchmarks/quality.py``; ~10 minutes a scenario on 2 cores):
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -32,11 +40,18 @@ from common import WORKDIR
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import Candidate, kind
 from music_recsys.kinds.base import TrackIndex
-from music_recsys.kinds.blend import BlendSettings, evaluate_cross_fitted, fit_blend
+from music_recsys.kinds.blend import (
+    BlendSettings,
+    evaluate_cross_fitted,
+    fit_blend,
+    folds_of,
+    normalised,
+)
 from music_recsys.kinds.item_graph import ItemGraph
-from music_recsys.pipelines.data_science.evaluation import evaluate
+from music_recsys.pipelines.data_science.evaluation import evaluate, rank_targets
 from music_recsys.pipelines.data_science.params import EvaluationParams
 from music_recsys.pipelines.data_science.pipeline import declared_candidates
+from music_recsys.pipelines.data_science.queries import build_queries, build_track_index
 
 
 @dataclass
@@ -138,8 +153,12 @@ def ease(train, index, lam=100.0):
     )
 
 
+SPLITS = ("train", "validation", "test")
+
+
 class Ctx:
     def __init__(self, scenario):
+        self.scenario = scenario
         data = WORKDIR / f"quality_{scenario}" / "data/04_model_input"
         self.train_df = pd.read_parquet(data / "playlists_train.parquet")
         self.index = pd.read_parquet(data / "track_index.parquet")
@@ -152,6 +171,20 @@ class Ctx:
 
     def train(self, frame=None):
         return relation(self.train_df if frame is None else frame)
+
+    def but(self, **changes) -> Ctx:
+        """A copy with other attributes (another catalog, queries or evaluation)."""
+        other = copy.copy(self)
+        other.__dict__.update(changes)
+        return other
+
+    def playlists(self) -> pd.DataFrame:
+        """Every playlist of the scenario's file with 2+ tracks (train, validation and test)."""
+        data = WORKDIR / f"quality_{self.scenario}" / "data/04_model_input"
+        frames = [pd.read_parquet(data / f"playlists_{s}.parquet") for s in SPLITS]
+        rows = pd.concat(frames, ignore_index=True)
+        sizes = rows.groupby("playlist_id")["track_id"].transform("size")
+        return rows[sizes >= 2]
 
 
 def score(ctx, label, builder):
@@ -221,6 +254,92 @@ def paired(pq_a, pq_b):
     c = pq_a["counted"].to_numpy()
     d = (a.astype(float) - b.astype(float))[c]
     return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+
+
+def candidate_lists(ctx, models: dict, depth: int, queries=None, evaluation=None):
+    """Each model's top ``depth`` for the queries (the validation ones by default), with the
+    targets and which queries count, as the blend's fit lists them."""
+    queries = ctx.queries if queries is None else queries
+    evaluation = ctx.evaluation if evaluation is None else evaluation
+    listing = evaluation.model_copy(
+        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
+    )
+    ranked = [rank_targets(m, queries, listing, what=name) for name, m in models.items()]
+    return [(r.top, r.scores) for r in ranked], ranked[0].targets, ranked[0].counted
+
+
+def rerank_rows(lists, queries, counts: np.ndarray):
+    """One row per (query, track listed by any component): features, label, query and track.
+
+    Features: each component's min-max scaled score within its list (0 where it does not list
+    the track) and log(1 + rank) (log(1 + depth) where not listed), the track's log training
+    count and the query's log length — what a linear blend sees, plus popularity and ranks."""
+    tops = [t for t, _ in lists]
+    scaled = [normalised(t, s) for t, s in lists]
+    depth = tops[0].shape[1]
+    lengths = np.array([max(len(q), 1) for q in queries["query"]], dtype=np.float64)
+    rows = []
+    for q in range(len(lengths)):
+        tracks = np.unique(np.concatenate([t[q][t[q] >= 0] for t in tops]))
+        features = [np.log1p(counts[tracks]), np.full(len(tracks), np.log(lengths[q]))]
+        for top, value in zip(tops, scaled, strict=True):
+            where = {int(track): r for r, track in enumerate(top[q]) if track >= 0}
+            at = np.array([where.get(int(t), -1) for t in tracks])
+            features.append(np.where(at >= 0, value[q][np.maximum(at, 0)], 0.0))
+            features.append(np.log1p(np.where(at >= 0, at, depth)))
+        rows.append((np.stack(features, 1), np.full(len(tracks), q), tracks))
+    x = np.concatenate([r[0] for r in rows])
+    query = np.concatenate([r[1] for r in rows])
+    track = np.concatenate([r[2] for r in rows])
+    return x, query, track
+
+
+def reranked_hits(probability, query, track, targets, counted, k=10) -> np.ndarray:
+    """Per counted query: whether the target is among the ``k`` tracks scored highest."""
+    order = np.lexsort((-probability, query))
+    query, track = query[order], track[order]
+    starts = np.searchsorted(query, np.arange(len(targets)))
+    ends = np.append(starts[1:], len(query))
+    hits = np.array(
+        [
+            targets[q] in track[a : min(a + k, b)]
+            for q, (a, b) in enumerate(zip(starts, ends, strict=True))
+        ]
+    )
+    return hits[counted]
+
+
+def hit_figure(hits) -> str:
+    return f"{hits.mean():.4f} ± {hits.std(ddof=1) / np.sqrt(len(hits)):.4f}"
+
+
+def rerankers():
+    from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    return {
+        "logistic regression": lambda: LogisticRegression(C=1.0, max_iter=3000),
+        "gradient boosting (200 trees, 15 leaves)": lambda: HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=50, random_state=0
+        ),
+    }
+
+
+def pseudo_queries(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Continuation queries from training playlists (one random track held out)."""
+    evaluation = EvaluationParams(protocol="continuation", seed=seed, max_queries=10**9)
+    return build_queries(relation(frame), {"protocol": "continuation"}, evaluation)
+
+
+def reference_split(rows: pd.DataFrame, seed: int, protocol: str):
+    """The reference script's split: playlists shuffled by ``seed``, the first 90 % to train,
+    the rest queried; the catalog and the test queries as the pipeline builds them."""
+    ids = np.random.default_rng(seed).permutation(np.sort(rows["playlist_id"].unique()))
+    train = rows[rows["playlist_id"].isin(ids[: len(ids) * 9 // 10])]
+    test = rows[rows["playlist_id"].isin(ids[len(ids) * 9 // 10 :])]
+    evaluation = EvaluationParams(protocol=protocol, k=(10,), seed=seed, max_queries=10**9)
+    queries = build_queries(relation(test), {"protocol": protocol}, evaluation)
+    return train, build_track_index(relation(train)), queries, evaluation
 
 
 # The best settings of the first three parts (chosen on validation), which the blends and the
@@ -336,6 +455,114 @@ def main():
         score(ctx, "playlist_knn, all train", lambda: models["playlist_knn"])
         comp = SHIPPED
         blend_report(ctx, {k: models[k] for k in comp}, f"blend {'+'.join(comp)}, all train")
+
+    if "rerank" in args.part:
+        rerank(ctx, args.scenario)
+    if "reference" in args.part:
+        reference(ctx, args.scenario)
+
+
+def rerank(ctx, scenario: str) -> None:
+    """A learned re-ranker over the shipped components' top 50: cross-fitted over the blend's
+    folds of the validation queries, and trained on pseudo-queries of the training playlists
+    (components fitted on one half, queried from the other), against kNN alone and the blend."""
+    if scenario != "continuation":
+        print("rerank: continuation only (pseudo-queries hold out a random track)")
+        return
+    components = {n: DECLARED[n] for n in SHIPPED if n != "sequential_rules"}
+    models = {n: kind_model(ctx, c) for n, c in components.items()}
+    counts = ctx.index["count"].to_numpy(np.float64)
+    started = time.perf_counter()
+    lists, targets, counted = candidate_lists(ctx, models, 50)
+    x, query, track = rerank_rows(lists, ctx.queries, counts)
+    label = track == targets[query]
+    prepared = time.perf_counter() - started
+    knn_rank = 3 + 2 * list(models).index("playlist_knn")  # its log(1 + rank) column
+    knn_hits = reranked_hits(-x[:, knn_rank], query, track, targets, counted)
+    _, blend_pq = blend_report(ctx, models, "the shipped blend (for comparison)")
+    blend_hits = (blend_pq["rank"].to_numpy() < 10)[blend_pq["counted"].to_numpy()]
+    print(
+        f"\n{len(targets)} validation queries, {len(x)} (query, track) rows, "
+        f"target listed in {np.mean([label[query == q].any() for q in range(len(targets))]):.3f}"
+        f" of them; lists and features {prepared:.1f} s\n"
+    )
+    print("| re-ranker | trained on | HR@10 ± SE | paired vs kNN | fit s |\n|---|---|---|---|---|")
+    print(f"| playlist_knn alone | — | {hit_figure(knn_hits)} | — | — |")
+    d = blend_hits.astype(float) - knn_hits
+    print(f"| linear blend | the other folds | {hit_figure(blend_hits)} | {hit_figure(d)} | — |")
+    folds = folds_of(ctx.queries["playlist_id"], 5)
+    for name, make in rerankers().items():
+        probability = np.zeros(len(x))
+        started = time.perf_counter()
+        for fold in range(5):
+            held = folds[query] == fold
+            probability[held] = make().fit(x[~held], label[~held]).predict_proba(x[held])[:, 1]
+        hits = reranked_hits(probability, query, track, targets, counted)
+        d = hits.astype(float) - knn_hits
+        print(
+            f"| {name} | the other folds | {hit_figure(hits)} | {hit_figure(d)} | "
+            f"{time.perf_counter() - started:.1f} |",
+            flush=True,
+        )
+    # Pseudo-queries: components fitted on one half of the training playlists, queried with the
+    # other half's playlists, a random track held out (no playlist is asked about itself).
+    ids = np.random.default_rng(0).permutation(np.sort(ctx.train_df["playlist_id"].unique()))
+    train_x, train_label = [], []
+    for half in range(2):
+        fit_ids, ask_ids = ids[half::2], ids[1 - half :: 2][:4000]
+        frame = ctx.train_df[ctx.train_df["playlist_id"].isin(fit_ids)]
+        asked = pseudo_queries(ctx.train_df[ctx.train_df["playlist_id"].isin(ask_ids)], half)
+        index = build_track_index(relation(frame))
+        half_ctx = ctx.but(index=index)
+        half_models = {n: kind_model(half_ctx, c, train=frame) for n, c in components.items()}
+        half_lists, half_targets, _ = candidate_lists(half_ctx, half_models, 50, queries=asked)
+        hx, hq, ht = rerank_rows(half_lists, asked, index["count"].to_numpy(np.float64))
+        train_x.append(hx)
+        train_label.append(ht == half_targets[hq])
+    for name, make in rerankers().items():
+        started = time.perf_counter()
+        model = make().fit(np.concatenate(train_x), np.concatenate(train_label))
+        hits = reranked_hits(model.predict_proba(x)[:, 1], query, track, targets, counted)
+        d = hits.astype(float) - knn_hits
+        print(
+            f"| {name} | pseudo-queries of the training playlists | {hit_figure(hits)} | "
+            f"{hit_figure(d)} | {time.perf_counter() - started:.1f} |",
+            flush=True,
+        )
+
+
+def reference(ctx, scenario: str, seeds=(0, 1, 2, 3, 4)) -> None:
+    """The shipped kinds on the reference script's protocol (90 % train, no validation), over
+    several shuffles of the playlists: the spread between splits beside the targets."""
+    protocol = "next_track" if scenario == "next_track" else "continuation"
+    names = ["most_popular", "cooccurrence", "playlist_knn", "playlist_knn_sknn", "ials"]
+    if protocol == "next_track":
+        names += ["transitions", "sequential_rules"]
+    candidates = {n: DECLARED[n] for n in names if n in DECLARED}
+    candidates.setdefault(
+        "playlist_knn_sknn",
+        Candidate(
+            "playlist_knn_sknn", kind("playlist_knn"), {"neighbours": 100, "vote_exponent": 1.0}
+        ),
+    )
+    rows = ctx.playlists()
+    figures = {n: [] for n in candidates}
+    print(f"| {protocol}, 90/10 split, seed | " + " | ".join(candidates) + " |")
+    print("|---" * (len(candidates) + 1) + "|")
+    for seed in seeds:
+        train, index, queries, evaluation = reference_split(rows, seed, protocol)
+        run = ctx.but(index=index, queries=queries, evaluation=evaluation)
+        cells = []
+        for name, candidate in candidates.items():
+            metrics, _ = evaluate(kind_model(run, candidate, train=train), queries, evaluation)
+            figures[name].append(metrics["hit_rate_at_10"])
+            cells.append(f"{metrics['hit_rate_at_10']:.4f} ± {metrics['hit_rate_at_10_se']:.4f}")
+        print(f"| {seed} ({len(queries)} queries) | " + " | ".join(cells) + " |", flush=True)
+    print(
+        "| mean (min–max) | "
+        + " | ".join(f"{np.mean(v):.4f} ({min(v):.4f}–{max(v):.4f})" for v in figures.values())
+        + " |"
+    )
 
 
 if __name__ == "__main__":
