@@ -541,6 +541,23 @@ def test_variants_that_differ_only_in_scoring_share_one_training(tmp_path):
     assert "params:knn.playlist_knn" in pipeline.only_nodes("knn.fit_node").inputs()
 
 
+def test_a_candidates_validation_log_names_the_candidate_not_its_kind(track_index, caplog):
+    import logging  # noqa: PLC0415
+
+    from music_recsys.kinds import Candidate, kind  # noqa: PLC0415
+    from music_recsys.pipelines.data_science.pipeline import _candidate  # noqa: PLC0415
+
+    sr = Candidate("sequential_rules", kind("transitions"), {"window": 3})
+    pipeline = _candidate(sr, {"sequential_rules": sr})
+    node = pipeline.only_nodes("sequential_rules.evaluate_validation_node").nodes[0]
+    model, _ = transitions.fit(relation(TRAIN), track_index, {}, sr.validated())
+    queries = pd.DataFrame({"playlist_id": [0], "query": [["X|||a"]], "target": ["X|||b"]})
+    with caplog.at_level(logging.INFO, logger="music_recsys"):
+        node.func(model, queries, EvaluationParams(k=(3,), selection_metric="hit_rate_at_3"))
+    assert "sequential_rules: hit_rate@3" in caplog.text
+    assert "transitions: hit_rate" not in caplog.text
+
+
 def test_a_shared_training_is_scored_both_ways_and_retrains_if_settings_diverge(caplog):
     from music_recsys.kinds.word2vec import (  # noqa: PLC0415
         train_word_vectors,

@@ -89,9 +89,12 @@ def rank_targets(
 
 
 def evaluate(
-    recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams
+    recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams, name: str = ""
 ) -> tuple[dict, pd.DataFrame]:
     """Every metric of one recommender on one set of queries, ranking the whole catalog.
+
+    ``name`` is what the log calls it (its candidate's name; by default the recommender's own,
+    which is its kind's until selection or deployment names it after its candidate).
 
     Returns:
         The metrics — ``hit_rate_at_K``, ``mrr_at_K``, ``ndcg_at_K`` (each with its standard
@@ -103,8 +106,9 @@ def evaluate(
         ``counted``), for paired comparisons.
     """
     started = time.perf_counter()
-    ranked = rank_targets(recommender, queries, evaluation)
-    return summarise(recommender, ranked, queries, evaluation, time.perf_counter() - started)
+    ranked = rank_targets(recommender, queries, evaluation, what=name)
+    seconds = time.perf_counter() - started
+    return summarise(recommender, ranked, queries, evaluation, seconds, name=name)
 
 
 def summarise(
@@ -113,9 +117,10 @@ def summarise(
     queries: pd.DataFrame,
     evaluation: EvaluationParams,
     seconds: float,
+    name: str = "",
 ) -> tuple[dict, pd.DataFrame]:
     """:func:`evaluate`'s figures from what ``recommender`` answered for ``queries``
-    (``seconds``: what answering took)."""
+    (``seconds``: what answering took; ``name``: as in :func:`evaluate`)."""
     counted = ranked.counted
     top, ranks, targets = ranked.top[counted], ranked.ranks[counted], ranked.targets[counted]
     counts = recommender.index.counts
@@ -141,7 +146,7 @@ def summarise(
     logger.info(
         "%s: hit_rate@%d %.4f ± %.4f, ndcg@%d %.4f, fallback %.1f%% on %d queries "
         "(%d guaranteed misses left out; %.1f s)",
-        recommender.name,
+        name or recommender.name,
         k_report,
         result[f"hit_rate_at_{k_report}"],
         result[f"hit_rate_at_{k_report}_se"],

@@ -89,7 +89,7 @@ def _candidate(candidate: Candidate, found: dict[str, Candidate]) -> Pipeline:
         inputs = {}
     if not any("validation_metrics" in n.outputs for n in fits):  # the blend evaluates its own
         evaluation = Node(
-            evaluate,
+            partial_named(evaluate, name=candidate.name),
             inputs=["recommender@model", "validation_queries", "params:evaluation"],
             outputs=["validation_metrics", "validation_ranks"],
             name="evaluate_validation_node",
