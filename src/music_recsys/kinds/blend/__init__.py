@@ -233,7 +233,6 @@ def fit_blend(
     from music_recsys.kinds import registry  # noqa: PLC0415
     from music_recsys.kinds.training_rows import in_play_order  # noqa: PLC0415
     from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: PLC0415
 
     kinds = registry()
     used = [c for c in blend.components if c in components]
@@ -253,18 +252,10 @@ def fit_blend(
     for candidate, model in zip(used, models, strict=True):
         model.name = candidate  # the refit for deployment looks components up by name
     index = models[0].index
-    # Each component's top `depth`, ranked in batches within evaluation.batch_bytes as the
-    # evaluation ranks (all queries at once would hold every seed's playlists at full size).
     started = time.perf_counter()
-    depth = min(blend.depth, len(index))
-    listing = evaluation.model_copy(
-        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
+    lists, targets, usable = component_lists(
+        models, validation_queries, evaluation, blend.depth, name
     )
-    lists, targets, usable = [], None, None
-    for model in models:
-        ranked = rank_targets(model, validation_queries, listing, what=f"{name}: {model.name}")
-        lists.append((ranked.top, ranked.scores))
-        targets, usable = ranked.targets, ranked.counted
     listed_seconds = time.perf_counter() - started
     started = time.perf_counter()
     kind_name, k = m.parse_metric(evaluation.selection_metric)
@@ -315,6 +306,23 @@ def fit_blend(
         },
         cross_fitted,
     )
+
+
+def component_lists(models: list[Recommender], queries, evaluation, depth: int, name: str):
+    """Each model's ``(top, scores)`` at ``depth`` (at most the catalog) for ``queries``, with
+    the targets and which queries count: what the blend combines.
+
+    Ranked in batches within ``evaluation.batch_bytes``, as the evaluation ranks (all queries
+    at once would hold every seed's playlists at full size); ``name`` labels the progress log.
+    """
+    from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: PLC0415
+
+    depth = min(depth, len(models[0].index))
+    listing = evaluation.model_copy(
+        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
+    )
+    ranked = [rank_targets(m, queries, listing, what=f"{name}: {m.name}") for m in models]
+    return [(r.top, r.scores) for r in ranked], ranked[-1].targets, ranked[-1].counted
 
 
 def _cross_fitted(models, depth, lists, held_out, folds, targets, usable, queries, evaluation):
