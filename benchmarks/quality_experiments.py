@@ -42,13 +42,14 @@ from music_recsys.kinds import Candidate, kind
 from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.blend import (
     BlendSettings,
+    component_lists,
     evaluate_cross_fitted,
     fit_blend,
     folds_of,
     normalised,
 )
 from music_recsys.kinds.item_graph import ItemGraph
-from music_recsys.pipelines.data_science.evaluation import evaluate, rank_targets
+from music_recsys.pipelines.data_science.evaluation import evaluate
 from music_recsys.pipelines.data_science.params import EvaluationParams
 from music_recsys.pipelines.data_science.pipeline import declared_candidates
 from music_recsys.pipelines.data_science.queries import build_queries, build_track_index
@@ -158,8 +159,8 @@ SPLITS = ("train", "validation", "test")
 
 class Ctx:
     def __init__(self, scenario):
-        self.scenario = scenario
-        data = WORKDIR / f"quality_{scenario}" / "data/04_model_input"
+        self.project = WORKDIR / f"quality_{scenario}"  # quality.py's scratch project
+        self.data = data = self.project / "data/04_model_input"
         self.train_df = pd.read_parquet(data / "playlists_train.parquet")
         self.index = pd.read_parquet(data / "track_index.parquet")
         self.queries = pd.read_parquet(data / "validation_queries.parquet")
@@ -178,10 +179,13 @@ class Ctx:
         other.__dict__.update(changes)
         return other
 
+    def candidates(self) -> dict[str, Candidate]:
+        """The candidates quality.py ran: conf/base's and its variants (e.g. SKNN's own k)."""
+        return declared_candidates(str(self.project / "conf"))
+
     def playlists(self) -> pd.DataFrame:
         """Every playlist of the scenario's file with 2+ tracks (train, validation and test)."""
-        data = WORKDIR / f"quality_{self.scenario}" / "data/04_model_input"
-        frames = [pd.read_parquet(data / f"playlists_{s}.parquet") for s in SPLITS]
+        frames = [pd.read_parquet(self.data / f"playlists_{s}.parquet") for s in SPLITS]
         rows = pd.concat(frames, ignore_index=True)
         sizes = rows.groupby("playlist_id")["track_id"].transform("size")
         return rows[sizes >= 2]
@@ -248,24 +252,16 @@ def blend_report(ctx, models: dict, label: str, step=0.1, depth=100):
     return metrics, per_query
 
 
+def mean_se(values) -> tuple[float, float]:
+    values = np.asarray(values, dtype=np.float64)
+    return values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+
+
 def paired(pq_a, pq_b):
     a = (pq_a["rank"].to_numpy() < 10) & pq_a["counted"].to_numpy()
     b = (pq_b["rank"].to_numpy() < 10) & pq_b["counted"].to_numpy()
     c = pq_a["counted"].to_numpy()
-    d = (a.astype(float) - b.astype(float))[c]
-    return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
-
-
-def candidate_lists(ctx, models: dict, depth: int, queries=None, evaluation=None):
-    """Each model's top ``depth`` for the queries (the validation ones by default), with the
-    targets and which queries count, as the blend's fit lists them."""
-    queries = ctx.queries if queries is None else queries
-    evaluation = ctx.evaluation if evaluation is None else evaluation
-    listing = evaluation.model_copy(
-        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
-    )
-    ranked = [rank_targets(m, queries, listing, what=name) for name, m in models.items()]
-    return [(r.top, r.scores) for r in ranked], ranked[0].targets, ranked[0].counted
+    return mean_se((a.astype(float) - b.astype(float))[c])
 
 
 def rerank_rows(lists, queries, counts: np.ndarray):
@@ -310,7 +306,7 @@ def reranked_hits(probability, query, track, targets, counted, k=10) -> np.ndarr
 
 
 def hit_figure(hits) -> str:
-    return f"{hits.mean():.4f} ± {hits.std(ddof=1) / np.sqrt(len(hits)):.4f}"
+    return "{:.4f} ± {:.4f}".format(*mean_se(hits))
 
 
 def rerankers():
@@ -473,7 +469,9 @@ def rerank(ctx, scenario: str) -> None:
     models = {n: kind_model(ctx, c) for n, c in components.items()}
     counts = ctx.index["count"].to_numpy(np.float64)
     started = time.perf_counter()
-    lists, targets, counted = candidate_lists(ctx, models, 50)
+    lists, targets, counted = component_lists(
+        list(models.values()), ctx.queries, ctx.evaluation, 50, "rerank"
+    )
     x, query, track = rerank_rows(lists, ctx.queries, counts)
     label = track == targets[query]
     prepared = time.perf_counter() - started
@@ -486,10 +484,14 @@ def rerank(ctx, scenario: str) -> None:
         f"target listed in {np.mean([label[query == q].any() for q in range(len(targets))]):.3f}"
         f" of them; lists and features {prepared:.1f} s\n"
     )
+
+    def row(name, trained_on, hits, seconds):
+        d = hits.astype(float) - knn_hits
+        print(f"| {name} | {trained_on} | {hit_figure(hits)} | {hit_figure(d)} | {seconds} |")
+
     print("| re-ranker | trained on | HR@10 ± SE | paired vs kNN | fit s |\n|---|---|---|---|---|")
     print(f"| playlist_knn alone | — | {hit_figure(knn_hits)} | — | — |")
-    d = blend_hits.astype(float) - knn_hits
-    print(f"| linear blend | the other folds | {hit_figure(blend_hits)} | {hit_figure(d)} | — |")
+    row("linear blend", "the other folds", blend_hits, "—")
     folds = folds_of(ctx.queries["playlist_id"], 5)
     for name, make in rerankers().items():
         probability = np.zeros(len(x))
@@ -498,12 +500,7 @@ def rerank(ctx, scenario: str) -> None:
             held = folds[query] == fold
             probability[held] = make().fit(x[~held], label[~held]).predict_proba(x[held])[:, 1]
         hits = reranked_hits(probability, query, track, targets, counted)
-        d = hits.astype(float) - knn_hits
-        print(
-            f"| {name} | the other folds | {hit_figure(hits)} | {hit_figure(d)} | "
-            f"{time.perf_counter() - started:.1f} |",
-            flush=True,
-        )
+        row(name, "the other folds", hits, f"{time.perf_counter() - started:.1f}")
     # Pseudo-queries: components fitted on one half of the training playlists, queried with the
     # other half's playlists, a random track held out (no playlist is asked about itself).
     ids = np.random.default_rng(0).permutation(np.sort(ctx.train_df["playlist_id"].unique()))
@@ -513,9 +510,10 @@ def rerank(ctx, scenario: str) -> None:
         frame = ctx.train_df[ctx.train_df["playlist_id"].isin(fit_ids)]
         asked = pseudo_queries(ctx.train_df[ctx.train_df["playlist_id"].isin(ask_ids)], half)
         index = build_track_index(relation(frame))
-        half_ctx = ctx.but(index=index)
-        half_models = {n: kind_model(half_ctx, c, train=frame) for n, c in components.items()}
-        half_lists, half_targets, _ = candidate_lists(half_ctx, half_models, 50, queries=asked)
+        half_models = {n: kind_model(ctx.but(index=index), c, frame) for n, c in components.items()}
+        half_lists, half_targets, _ = component_lists(
+            list(half_models.values()), asked, ctx.evaluation, 50, "rerank"
+        )
         hx, hq, ht = rerank_rows(half_lists, asked, index["count"].to_numpy(np.float64))
         train_x.append(hx)
         train_label.append(ht == half_targets[hq])
@@ -523,28 +521,19 @@ def rerank(ctx, scenario: str) -> None:
         started = time.perf_counter()
         model = make().fit(np.concatenate(train_x), np.concatenate(train_label))
         hits = reranked_hits(model.predict_proba(x)[:, 1], query, track, targets, counted)
-        d = hits.astype(float) - knn_hits
-        print(
-            f"| {name} | pseudo-queries of the training playlists | {hit_figure(hits)} | "
-            f"{hit_figure(d)} | {time.perf_counter() - started:.1f} |",
-            flush=True,
-        )
+        seconds = f"{time.perf_counter() - started:.1f}"
+        row(name, "pseudo-queries of the training playlists", hits, seconds)
 
 
 def reference(ctx, scenario: str, seeds=(0, 1, 2, 3, 4)) -> None:
     """The shipped kinds on the reference script's protocol (90 % train, no validation), over
     several shuffles of the playlists: the spread between splits beside the targets."""
     protocol = "next_track" if scenario == "next_track" else "continuation"
-    names = ["most_popular", "cooccurrence", "playlist_knn", "playlist_knn_sknn", "ials"]
+    names = ["most_popular", "cooccurrence", "playlist_knn", "ials"]
     if protocol == "next_track":
         names += ["transitions", "sequential_rules"]
-    candidates = {n: DECLARED[n] for n in names if n in DECLARED}
-    candidates.setdefault(
-        "playlist_knn_sknn",
-        Candidate(
-            "playlist_knn_sknn", kind("playlist_knn"), {"neighbours": 100, "vote_exponent": 1.0}
-        ),
-    )
+    declared = ctx.candidates()
+    candidates = {n: declared[n] for n in [*names, "playlist_knn_sknn"]}
     rows = ctx.playlists()
     figures = {n: [] for n in candidates}
     print(f"| {protocol}, 90/10 split, seed | " + " | ".join(candidates) + " |")
