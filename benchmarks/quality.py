@@ -17,7 +17,8 @@ playlist (seed 42), playlists with 2+ tracks:
    file's situation), protocol ``auto``: the project must see that the rows carry no play
    order and pick continuation; then ``--pipelines deployment`` packages the selected
    candidate as evaluated (``refit_on_all_data=false``: a refit on every playlist would hold
-   the test playlists), and the **packaged** SavedModel answers the test queries.
+   the test playlists), and the **packaged** model answers the test queries, asked as its
+   SageMaker endpoint is (the package's handler in front of the TF Serving stand-in).
 
 For each it prints every candidate's validation HR@10 ± SE, test HR@10 (the pipeline scores
 the selected candidate and the baselines; the others are scored here, for the comparison
@@ -75,21 +76,21 @@ ials_128:
 PACKAGED = r"""
 import json, tempfile
 from pathlib import Path
-import pandas as pd, tensorflow as tf
+import pandas as pd
 from music_recsys.package_cache import extracted
-from music_recsys.pipelines.deployment.local_serving import padded_seeds
+from music_recsys.serving.local import LocalEndpoint
 queries = pd.read_parquet("data/04_model_input/test_queries.parquet")
 folder = extracted(Path("data/09_deployment/model.tar.gz"), Path(tempfile.mkdtemp()))
-serve = tf.saved_model.load(str(folder / "1")).signatures["serving_default"]
 hits = counted = 0
-for start in range(0, len(queries), 256):
-    part = queries.iloc[start:start + 256]
-    out = serve(seed_track_ids=padded_seeds([list(q) for q in part["query"]]))
-    for ids, query, target in zip(out["track_ids"].numpy(), part["query"], part["target"]):
-        if target in set(query):
-            continue  # a guaranteed miss: left out, as the evaluation does
-        counted += 1
-        hits += target.encode() in list(ids[:10])
+with LocalEndpoint(folder) as endpoint:  # asked as its SageMaker endpoint: the package's handler
+    for start in range(0, len(queries), 256):
+        part = queries.iloc[start:start + 256]
+        answer = endpoint.predict({"instances": [list(q) for q in part["query"]]})
+        for prediction, query, target in zip(answer["predictions"], part["query"], part["target"]):
+            if target in set(query):
+                continue  # a guaranteed miss: left out, as the evaluation does
+            counted += 1
+            hits += target in prediction["track_ids"][:10]
 print("PACKAGED " + json.dumps({"hit_rate_at_10": hits / counted, "queries": counted}))
 """
 

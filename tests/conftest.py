@@ -165,3 +165,13 @@ def run(project: Path, pipeline: str | None = None, env: str | None = None, **pa
         project_path=project, env=env, runtime_params=nested(params)
     ) as session:
         session.run(pipeline_names=[pipeline] if pipeline else None)
+
+
+# --- one fitted recommender of every kind, for the serving tests ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def fitted_models() -> dict:
+    from tests.fitted_kinds import fit_every_kind  # noqa: PLC0415 - only for the tests that ask
+
+    return fit_every_kind()

@@ -6,10 +6,11 @@
 Seeds are ``ARTIST TRACK`` pairs or ``<artist>|||<track>`` ids, oldest first. The answer comes
 from the SageMaker package (``data/09_deployment/model.tar.gz``, made by
 ``kedro run --pipelines deployment``). The first call on a package extracts it into a local
-cache and answers with its SavedModel, loaded as TF Serving would; later calls rank with the
-package's own arrays and the evaluation's code, which the deployment's parity check proved
-equal to the SavedModel, without TensorFlow (:mod:`music_recsys.package_cache`);
-``--serving-model`` asks the SavedModel every time. A seed the catalog does not know gets a
+cache and asks it as its endpoint would be asked — its own ``code/inference.py`` in front of a
+TF Serving stand-in over its SavedModel (:mod:`music_recsys.serving.local`); later calls rank
+with the package's own arrays and the evaluation's code, which the deployment's parity check
+proved equal to the SavedModel, without TensorFlow (:mod:`music_recsys.package_cache`);
+``--serving-model`` asks the endpoint every time. A seed the catalog does not know gets a
 "did you mean" from fuzzy matching against the package's catalog.
 """
 
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 from music_recsys import package_cache
-from music_recsys.package_format import MODEL_VERSION, read_catalog
+from music_recsys.package_format import read_catalog
 
 SEPARATOR = "|||"
 
@@ -82,18 +83,21 @@ def _table(track_ids: list[str], scores: list[float]) -> str:
 
 
 def _served_model_answer(folder: Path, seeds: list[str]) -> dict:
-    """The SavedModel's answer; its variables are cached for the next call (TensorFlow)."""
-    import tensorflow as tf  # noqa: PLC0415
+    """The package's answer as its endpoint gives it: its own ``code/inference.py`` in front of
+    a TF Serving stand-in over its SavedModel (TensorFlow); the SavedModel's variables are
+    cached for the next call."""
+    from music_recsys.serving.local import LocalEndpoint  # noqa: PLC0415 - TensorFlow
 
-    from music_recsys.pipelines.deployment.local_serving import respond  # noqa: PLC0415
-
-    model = tf.saved_model.load(str(folder / MODEL_VERSION))  # once: answer, then arrays
-    answer = respond(model, {"instances": [seeds]})["predictions"][0]
-    if not package_cache.has_arrays(folder):
-        package_cache.save_arrays(
-            folder, {v.name.split(":")[0]: v.numpy() for v in model.variables}
-        )
-    return answer
+    with LocalEndpoint(folder) as endpoint:
+        answer = endpoint.predict({"instances": [seeds]})["predictions"][0]
+        if not package_cache.has_arrays(folder):
+            variables = endpoint.tf_serving.saved_model.variables
+            package_cache.save_arrays(folder, {v.name.split(":")[0]: v.numpy() for v in variables})
+    real = [i for i, track in enumerate(answer["track_ids"]) if track]
+    return {
+        "track_ids": [answer["track_ids"][i] for i in real],
+        "scores": [answer["scores"][i] for i in real],
+    }
 
 
 def catalog_positions(catalog: list[str], seeds: list[str]) -> dict[str, int]:
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--serving-model",
         action="store_true",
-        help="answer with the package's SavedModel (TensorFlow) instead of its cached arrays",
+        help="ask the package as its endpoint would (handler + TF Serving stand-in) instead of "
+        "ranking with its cached arrays",
     )
     args = parser.parse_args(argv)
     try:

@@ -3,8 +3,9 @@
 Saving a Keras model exports it as a TensorFlow SavedModel with its serving signature, in the
 layout the SageMaker TensorFlow Serving container expects: ``1/saved_model.pb`` and
 ``1/variables/`` at the archive root (a version folder of digits, not ``0``), plus
-``metadata.json`` saying what the package holds and ``catalog.txt``, the track ids it can
-recommend (for clients' "did you mean"; the container ignores both). Loading reads the metadata
+``code/inference.py``, the request handler the container runs in front of TF Serving,
+``metadata.json`` saying what the package holds (and the handler's limits) and ``catalog.txt``,
+the track ids it can recommend (for clients' "did you mean"). Loading reads the metadata
 (the archive's first member) and extracts the archive into a temporary folder when a check
 asks for its contents, so checks run on exactly what would be uploaded.
 """
@@ -99,6 +100,7 @@ class ModelPackage:
     input_signature: list  # tf.TensorSpec of the serving function's inputs
     metadata: dict
     catalog: list[str] | None = None  # track ids, written to catalog.txt for clients
+    code: dict[str, str] | None = None  # code/<name>: the container's handler (inference.py)
 
 
 class SageMakerModelArchiveDataset(AbstractDataset[ModelPackage, ModelArchive]):
@@ -124,6 +126,9 @@ class SageMakerModelArchiveDataset(AbstractDataset[ModelPackage, ModelArchive]):
             )
             if data.catalog is not None:
                 (root / "catalog.txt").write_text("\n".join(data.catalog) + "\n", encoding="utf-8")
+            for name, text in (data.code or {}).items():
+                (root / "code").mkdir(exist_ok=True)
+                (root / "code" / name).write_text(text, encoding="utf-8")
             # metadata.json first: a reader finds it without decompressing the model.
             members = sorted(root.rglob("*"), key=lambda p: (p.name != "metadata.json", str(p)))
             with (

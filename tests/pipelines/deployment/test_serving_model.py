@@ -1,8 +1,5 @@
 """The served model ranks exactly as the evaluation code, for every kind of candidate."""
 
-import json
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
@@ -12,99 +9,23 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from music_recsys.datasets import ModelPackage, SageMakerModelArchiveDataset  # noqa: E402
-from music_recsys.duckdb_sql import relation  # noqa: E402
-from music_recsys.kinds import (  # noqa: E402  # noqa: E402
-    blend,
-    cooccurrence,
-    ials,
-    most_popular,
-    playlist_knn,
-    registry,
-    transitions,
-    word2vec,
-)
+from music_recsys.kinds import registry  # noqa: E402
 from music_recsys.kinds.base import Query  # noqa: E402
 from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: E402
 from music_recsys.pipelines.data_science.params import EvaluationParams  # noqa: E402
-from music_recsys.pipelines.data_science.queries import build_track_index  # noqa: E402
-from music_recsys.pipelines.deployment.local_serving import predict  # noqa: E402
 from music_recsys.pipelines.deployment.serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: E402
-
-RNG = np.random.default_rng(7)
-N_TRACKS = 60
-PLAYLISTS = [RNG.choice(N_TRACKS, size=RNG.integers(3, 12), replace=False) for _ in range(150)]
-ROWS = pd.DataFrame(
-    [
-        (p, pos, f"A{t % 7}|||t{t}")
-        for p, tracks in enumerate(PLAYLISTS)
-        for pos, t in enumerate(tracks)
-    ],
-    columns=["playlist_id", "position", "track_id"],
-)
-W2V = {"sg": 1, "vector_size": 8, "window": 3, "epochs": 3, "min_count": 2, "workers": 1, "seed": 1}
-
-
-ORDERED = {"next_track_is_meaningful": True}
-KINDS = [
-    "most_popular",
-    "cooccurrence",
-    "transitions",
-    "sequential_rules",
-    "cosine",
-    "in_out",
-    "knn",
-    "knn_jaccard_sampled",
-    "knn_idf",
-    "ials",
-    "blend",
-]
+from music_recsys.serving import handler_source  # noqa: E402
+from tests.fitted_kinds import VARIANTS as KINDS  # noqa: E402
+from tests.fitted_kinds import random_queries, write_package  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def models():
-    rows = relation(ROWS)
-    index = build_track_index(rows)
-
-    def fit(module, settings):
-        return module.fit(rows, index, ORDERED, settings)[0]
-
-    knn = playlist_knn.PlaylistKnnSettings
-    fitted = {
-        "most_popular": fit(most_popular, most_popular.MostPopularSettings()),
-        "cooccurrence": fit(cooccurrence, cooccurrence.CooccurrenceSettings(window=2)),
-        "transitions": fit(transitions, transitions.TransitionSettings()),
-        "sequential_rules": fit(transitions, transitions.TransitionSettings(window=3)),
-        "cosine": fit(word2vec, word2vec.Word2VecSettings(**W2V)),
-        "in_out": fit(word2vec, word2vec.Word2VecSettings(**W2V, scoring="in_out")),
-        "knn": fit(playlist_knn, knn(neighbours=10)),
-        "knn_jaccard_sampled": fit(
-            playlist_knn, knn(neighbours=5, similarity="jaccard", sample_size=20)
-        ),
-        "knn_idf": fit(playlist_knn, knn(neighbours=20, idf=True, vote_exponent=3.0)),
-        "ials": fit(ials, ials.IalsSettings(factors=8, iterations=3, alpha=5.0)),
-    }
-    fitted["blend"] = blend.Blend(
-        fitted["knn"].index,
-        name="blend",
-        # Two graph kinds: their graph_* variables must keep apart in the package.
-        components=[fitted["cooccurrence"], fitted["transitions"], fitted["knn"], fitted["ials"]],
-        weights=np.array([0.4, 0.1, 0.3, 0.2]),
-        depth=15,
-    )
-    return fitted
+def models(fitted_models):
+    return fitted_models
 
 
 def queries() -> pd.DataFrame:
-    """Random seed lists, with unknown ids, a seed repeated, and one request of unknowns only."""
-    seeds = [
-        [f"A{t % 7}|||t{t}" for t in RNG.choice(N_TRACKS, size=RNG.integers(1, 6))]
-        for _ in range(300)
-    ]
-    seeds[0] = ["nobody|||nothing"]
-    seeds[1] = ["nobody|||nothing", seeds[1][0], seeds[1][0]]
-    return pd.DataFrame(
-        {"playlist_id": range(len(seeds)), "query": seeds, "target": ["x"] * len(seeds)}
-    )
+    return random_queries()
 
 
 def served(model, seeds: list[list[str]]) -> dict:
@@ -142,44 +63,35 @@ def test_scores_match_and_k_beyond_the_catalog_pads_with_empty_ids(models):
     np.testing.assert_allclose(values[:-1], expected[0, shown], rtol=1e-6)
 
 
-def test_package_layout_and_a_tf_serving_style_request_in_a_fresh_process(models, tmp_path):
+def test_package_layout_signature_and_the_handler_it_ships(models, tmp_path):
     model = build_serving_model(models["in_out"], k=5, query_decay=1.0)
     dataset = SageMakerModelArchiveDataset(str(tmp_path / "model.tar.gz"))
     dataset.save(
         ModelPackage(
-            model=model, input_signature=INPUT_SIGNATURE, metadata={"candidate": "in_out", "k": 5}
+            model=model,
+            input_signature=INPUT_SIGNATURE,
+            metadata={"candidate": "in_out", "k": 5},
+            code={"inference.py": handler_source()},
         )
     )
     with tarfile.open(tmp_path / "model.tar.gz") as archive:
-        names = set(archive.getnames())
-    assert {"1/saved_model.pb", "1/variables/variables.index", "metadata.json"} <= names
+        names = archive.getnames()
+        shipped = archive.extractfile("code/inference.py").read().decode("utf-8")
+    assert names[0] == "metadata.json"  # first: read without decompressing the model
+    assert {"1/saved_model.pb", "1/variables/variables.index", "code/inference.py"} <= set(names)
+    # The handler the container runs is, byte for byte, the module the tests test.
+    assert shipped == handler_source()
     extracted = dataset.load()
     assert extracted.metadata == {"candidate": "in_out", "k": 5}
 
     signature = tf.saved_model.load(str(extracted.saved_model)).signatures["serving_default"]
     assert list(signature.structured_input_signature[1]) == ["seed_track_ids"]
     assert signature.structured_input_signature[1]["seed_track_ids"].dtype == tf.string
+    assert signature.structured_input_signature[1]["seed_track_ids"].shape.as_list() == [
+        None,
+        None,
+    ]
     assert set(signature.structured_outputs) == {"track_ids", "scores"}
-
-    body = {"instances": [["A1|||t1", "A2|||t2"], ["A3|||t3"], []]}
-    process = subprocess.run(
-        [sys.executable, "-m", "music_recsys.pipelines.deployment.local_serving", str(extracted.saved_model)],
-        input=json.dumps(body), capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    response = json.loads(process.stdout)
-    direct = served(model, body["instances"][:2] + [[""]])
-    assert [p["track_ids"] for p in response["predictions"]] == [
-        [t.decode() for t in row] for row in direct["track_ids"].numpy()
-    ]
-    assert len(response["predictions"]) == 3 and all(
-        len(p["scores"]) == 5 for p in response["predictions"]
-    )
-    # A bare list is taken as the instances, and {"seed_track_ids": [...]} objects work too.
-    alone = predict(str(extracted.saved_model), [{"seed_track_ids": ["A1|||t1", "A2|||t2"]}])[
-        "predictions"
-    ]
-    assert alone[0]["track_ids"] == response["predictions"][0]["track_ids"]
-    np.testing.assert_allclose(alone[0]["scores"], response["predictions"][0]["scores"], rtol=1e-5)
 
 
 def test_the_exporting_tensorflow_is_the_serving_image_version():
@@ -201,14 +113,7 @@ def test_recommend_command_answers_from_the_package_with_did_you_mean(
     monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(tmp_path / "cache"))
     model = build_serving_model(models["cooccurrence"], k=5, query_decay=1.0)
     package = tmp_path / "model.tar.gz"
-    SageMakerModelArchiveDataset(str(package)).save(
-        ModelPackage(
-            model,
-            INPUT_SIGNATURE,
-            {"k": 5},
-            catalog=models["cooccurrence"].index.track_ids.tolist(),
-        )
-    )
+    write_package(models["cooccurrence"], package)
     assert parse_seeds(["A1", "t1", "A2|||t2"]) == ["A1|||t1", "A2|||t2"]
     with pytest.raises(ValueError, match="no track title"):
         parse_seeds(["A1"])
@@ -250,14 +155,8 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
     cache = tmp_path / "cache"
     monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(cache))
     recommender = models[kind]
-    model = build_serving_model(recommender, k=5, query_decay=0.5)
     package = tmp_path / "model.tar.gz"
-    metadata = {"k": 5, "kind": recommender.kind, "query_decay": 0.5}
-    metadata |= registry()[recommender.kind].recorded(recommender)  # as package_serving_model
-    catalog = recommender.index.track_ids.tolist()
-    SageMakerModelArchiveDataset(str(package)).save(
-        ModelPackage(model, INPUT_SIGNATURE, metadata, catalog=catalog)
-    )
+    metadata = write_package(recommender, package, decay=0.5).metadata
     requests = [["A1|||t1", "A2|||t2"], ["A3|||t3", "nobody|||nothing"], ["nobody|||nothing"]]
     answers = []
     for seeds in requests * 2:  # the first round fills the cache, the second reads it
@@ -277,27 +176,26 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
     assert package_cache.extracted(package) == folder  # same bytes, same checksum
 
 
-def test_hostile_requests_have_defined_answers(models, tmp_path):
-    recommender = models["in_out"]
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_model_answers_every_valid_tensor(models, kind):
+    """[n, 0] (empty playlists) and all-padding rows are valid tensors: the most popular
+    tracks, for every kind; an empty batch is an empty answer; seeds never come back."""
+    recommender = models[kind]
     model = build_serving_model(recommender, k=5, query_decay=1.0)
-    dataset = SageMakerModelArchiveDataset(str(tmp_path / "model.tar.gz"))
-    dataset.save(ModelPackage(model=model, input_signature=INPUT_SIGNATURE, metadata={"k": 5}))
-    folder = str(dataset.load().saved_model)
-    popular = predict(folder, {"instances": [["nobody|||nothing"]]})["predictions"][0]["track_ids"]
-    assert popular == recommender.index.track_ids[:5].tolist()  # unknown only: the most popular
-    assert predict(folder, {"instances": []}) == {"predictions": []}
-    odd = predict(folder, {"instances": [[], [None, 42, {"x": 1}], "A1|||t1"]})["predictions"]
-    assert odd[0]["track_ids"] == popular and odd[1]["track_ids"] == popular
-    assert "A1|||t1" not in odd[2]["track_ids"]
+    popular = [t.encode() for t in recommender.index.track_ids[:5]]
+    for tensor in (
+        tf.zeros([2, 0], tf.string),
+        tf.constant([["", ""], ["", ""]]),
+        tf.constant([["nobody|||nothing", ""]]),
+    ):
+        ids = model(tensor)["track_ids"].numpy()
+        assert ids.shape == (tensor.shape[0], 5)
+        assert all(list(row) == popular for row in ids)
+    assert model(tf.zeros([0, 2], tf.string))["track_ids"].shape == (0, 5)
     everything = recommender.index.track_ids.tolist()
-    many = predict(folder, {"instances": [everything * 40]})["predictions"][0]  # thousands of seeds
-    assert many["track_ids"] == [""] * 5  # every track is a seed: nothing left to recommend
-    most = predict(folder, {"instances": [everything[1:] * 40]})["predictions"][0]
-    assert most["track_ids"] == [everything[0], "", "", "", ""]
-    direct = served(model, np.empty((0, 3), dtype=object).tolist() or [[""]])
-    assert direct["track_ids"].shape == (1, 5)
-    empty_batch = model(tf.zeros([0, 2], dtype=tf.string))
-    assert empty_batch["track_ids"].shape == (0, 5)
+    assert list(served(model, [everything * 3])["track_ids"].numpy()[0]) == [b""] * 5
+    most = served(model, [everything[1:]])["track_ids"].numpy()[0]
+    assert list(most) == [everything[0].encode(), b"", b"", b"", b""]
 
 
 def test_parity_allows_only_swaps_of_equal_scores():
@@ -354,6 +252,5 @@ def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
 
 def test_every_registered_kind_has_a_parity_case(models):
     """A kind added to music_recsys.kinds must be added to the parity cases above."""
-    from music_recsys.kinds import registry  # noqa: PLC0415
 
     assert {model.kind for model in models.values()} == set(registry())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -20,6 +20,7 @@ from music_recsys.pipelines.data_science.evaluation import rank_targets
 from music_recsys.pipelines.data_science.params import EvaluationParams
 from music_recsys.pipelines.data_science.queries import build_track_index
 from music_recsys.progress import Progress
+from music_recsys.serving import handler_source
 from music_recsys.tables import Table
 
 from .params import DeploymentParams
@@ -96,10 +97,19 @@ def package_serving_model(
     deployment: DeploymentParams,
     evaluation: EvaluationParams,
 ) -> ModelPackage:
-    """The Keras serving model with what it holds; the catalog exports and archives it."""
+    """The Keras serving model with what it holds, and the handler the container runs in
+    front of it (``code/inference.py``, with its limits in ``metadata.json``); the catalog
+    exports and archives it."""
     from .serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: PLC0415 - TensorFlow
 
     model = build_serving_model(deployed_recommender, deployment.k, evaluation.query_decay)
+    catalog = deployed_recommender.index.track_ids.tolist()
+    serving = deployment.serving.model_dump()
+    # The dense kinds hold a few [rows, catalog] float32 arrays a call: as many rows as the
+    # evaluation's batch memory holds, unless set.
+    serving["rows_per_call"] = serving["rows_per_call"] or max(
+        1, evaluation.batch_bytes // (16 * max(len(catalog), 1))
+    )
     metadata = deployment_info | {
         "k": model.k,
         "query_decay": evaluation.query_decay,
@@ -108,11 +118,15 @@ def package_serving_model(
             "inputs": {"seed_track_ids": "string [batch, n], padded with ''"},
             "outputs": {"track_ids": "string [batch, k]", "scores": "float32 [batch, k]"},
         },
+        "serving": serving,
     }
     metadata |= registry()[deployed_recommender.kind].recorded(deployed_recommender)
-    catalog = deployed_recommender.index.track_ids.tolist()
     return ModelPackage(
-        model=model, input_signature=INPUT_SIGNATURE, metadata=metadata, catalog=catalog
+        model=model,
+        input_signature=INPUT_SIGNATURE,
+        metadata=metadata,
+        catalog=catalog,
+        code={"inference.py": handler_source()},
     )
 
 
@@ -196,24 +210,26 @@ def rank_parity_queries(
     }
 
 
-def check_package(
-    model_archive: ModelArchive, parity_expected: dict, evaluation: EvaluationParams
-) -> dict:
-    """Proves the package serves what was evaluated, before anything is deployed.
+def check_package(model_archive: ModelArchive, parity_expected: dict) -> dict:
+    """Proves the package answers what was evaluated, asked as its SageMaker endpoint will be.
 
-    1. Parity: for the queries :func:`rank_parity_queries` ranked with the evaluation code, the
-       exported SavedModel's top-K equals the evaluation code's top-K — same ids, same order,
-       scores within 1e-5 relative; tracks with equal scores may trade places (counted and
-       reported, see :func:`compare_rankings`).
-    2. TF Serving: a fresh process loads the SavedModel from the extracted archive and answers
-       a ``{"instances": [...]}`` body with ``{"predictions": [...]}``, equal to the above.
+    The package is served as the SageMaker TensorFlow Serving container serves it
+    (:class:`~music_recsys.serving.local.LocalEndpoint`): its own ``code/inference.py`` behind
+    the container's front, in front of a strict TF Serving stand-in over its SavedModel.
+
+    1. Parity: the queries :func:`rank_parity_queries` ranked with the evaluation code, sent
+       as ``{"instances": [...]}`` requests of playlists of their own lengths, are answered
+       with the evaluation code's top-K — same ids, same order, scores within 1e-5 relative;
+       tracks with equal scores may trade places (counted, see :func:`compare_rankings`).
+    2. Every documented request shape (named objects, a bare list, JSON lines, CSV, columnar
+       ``inputs``, one bare playlist) answers as the rows do; an empty playlist gets the most
+       popular tracks; zero instances get no prediction.
+    3. The smoke request the deployment sends to the endpoint is one of them.
 
     Raises:
-        RuntimeError: If either check fails (the package is not deployed).
+        RuntimeError: If any check fails (the package is not deployed).
     """
-    import tensorflow as tf  # noqa: PLC0415
-
-    from .local_serving import padded_seeds  # noqa: PLC0415 - TensorFlow, only here
+    from music_recsys.serving.local import LocalEndpoint  # noqa: PLC0415 - TensorFlow
 
     started = time.perf_counter()
     k = model_archive.metadata["k"]
@@ -224,59 +240,91 @@ def check_package(
         )
     seeds = parity_expected["seeds"]
     expected_ids, expected_scores = parity_expected["track_ids"], parity_expected["scores"]
-    serve = tf.saved_model.load(str(model_archive.saved_model)).signatures["serving_default"]
-    # The served model holds a few [batch, catalog] arrays for the dense kinds.
-    rows = max(1, evaluation.batch_bytes // (16 * max(parity_expected["catalog_tracks"], 1)))
-    progress = Progress(logger, "parity check, served model", len(seeds), "queries")
-    served_ids, served_scores = [], []
-    for start in range(0, len(seeds), rows):
-        part = seeds[start : start + rows]
-        outputs = serve(seed_track_ids=padded_seeds(part))
-        served_ids += [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()]
-        served_scores += list(outputs["scores"].numpy())
-        progress.advance(len(part))
-    mismatches, swaps = compare_rankings(expected_ids, expected_scores, served_ids, served_scores)
-    if mismatches:
-        i = mismatches[0]
-        raise RuntimeError(
-            f"The exported model does not rank as the evaluation did on {len(mismatches)} of "
-            f"{len(seeds)} queries; first: seeds {seeds[i]}: expected {expected_ids[i]} "
-            f"(scores {np.round(expected_scores[i], 6).tolist()}), served {served_ids[i]} "
-            f"(scores {np.round(served_scores[i][: len(served_ids[i])], 6).tolist()})"
+    per_request = model_archive.metadata["serving"]["max_instances"]
+    with LocalEndpoint(model_archive.root) as endpoint:
+        progress = Progress(logger, "parity check, the package's endpoint", len(seeds), "queries")
+        served_ids, served_scores = [], []
+        for start in range(0, len(seeds), per_request):
+            part = seeds[start : start + per_request]
+            for answer in endpoint.predict({"instances": part})["predictions"]:
+                served_ids.append([t for t in answer["track_ids"] if t])
+                served_scores.append(np.asarray(answer["scores"], dtype=np.float64))
+            progress.advance(len(part))
+        mismatches, swaps = compare_rankings(
+            expected_ids, expected_scores, served_ids, served_scores
         )
-    body = {"instances": seeds[:5]}
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "music_recsys.pipelines.deployment.local_serving",
-            str(model_archive.saved_model),
-        ],
-        input=json.dumps(body),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if process.returncode:
-        raise RuntimeError(f"TF-Serving-style check failed:\n{process.stderr[-2000:]}")
-    response = json.loads(process.stdout)
-    if [p["track_ids"] for p in response["predictions"]] != served_ids[:5]:
-        raise RuntimeError("The TF-Serving-style answer differs from the evaluation's ranking")
+        if mismatches:
+            i = mismatches[0]
+            raise RuntimeError(
+                f"The package does not rank as the evaluation did on {len(mismatches)} of "
+                f"{len(seeds)} queries; first: seeds {seeds[i]}: expected {expected_ids[i]} "
+                f"(scores {np.round(expected_scores[i], 6).tolist()}), served {served_ids[i]} "
+                f"(scores {np.round(served_scores[i][: len(served_ids[i])], 6).tolist()})"
+            )
+        smoke_request = {"instances": seeds[:5]}
+        smoke_response = endpoint.predict(smoke_request)
+        shapes = check_request_shapes(endpoint, seeds[:3], model_archive.catalog()[:k])
     logger.info(
-        "Package checked: %d queries rank as evaluated (%d of them with equal scores in another "
-        "order); TF-Serving-style request answered",
+        "Package checked through its own handler: %d queries rank as evaluated (%d of them "
+        "with equal scores in another order); %d request shapes answered alike",
         len(seeds),
         len(swaps),
+        len(shapes),
     )
     return {
         "parity_queries": len(seeds),
         "mismatches": 0,
         "equal_score_swaps": len(swaps),
         "k": k,
+        "request_shapes": shapes,
         "seconds": time.perf_counter() - started,
-        "tf_serving_request": body,
-        "tf_serving_response": response,
+        "smoke_request": smoke_request,
+        "smoke_response": smoke_response,
     }
+
+
+def check_request_shapes(endpoint, seeds: list[list[str]], most_popular: list[str]) -> list[str]:
+    """Asks ``endpoint`` for ``seeds`` in every request shape the handler documents; each must
+    answer as ``{"instances": seeds}`` does. Returns the shapes checked.
+
+    Raises:
+        RuntimeError: Naming the shape whose answer differs.
+    """
+    rows = [p["track_ids"] for p in endpoint.predict({"instances": seeds})["predictions"]]
+
+    def ids(answer: dict) -> list[list[str]]:
+        return [p["track_ids"] for p in answer["predictions"]]
+
+    lines = io.StringIO()
+    csv.writer(lines, lineterminator="\n").writerows(seeds)
+    asked = {
+        "named objects": lambda: ids(
+            endpoint.predict({"instances": [{"seed_track_ids": s} for s in seeds]})
+        ),
+        "bare list of playlists": lambda: ids(endpoint.predict(seeds)),
+        "JSON lines": lambda: ids(
+            endpoint.predict("\n".join(json.dumps(s) for s in seeds), "application/jsonlines")
+        ),
+        "CSV": lambda: ids(endpoint.predict(lines.getvalue(), "text/csv")),
+        "columnar inputs": lambda: endpoint.predict({"inputs": {"seed_track_ids": seeds}})[
+            "outputs"
+        ]["track_ids"],
+        "one bare playlist": lambda: ids(endpoint.predict(seeds[0])) + rows[1:],
+        "seeds with nulls": lambda: ids(
+            endpoint.predict({"instances": [[*s, None] for s in seeds]})
+        ),
+    }
+    for shape, answer in asked.items():
+        if answer() != rows:
+            raise RuntimeError(f"The package answers a request of {shape} differently")
+    empty = [t for t in ids(endpoint.predict({"instances": [[]]}))[0] if t]
+    if not empty or empty != most_popular[: len(empty)]:
+        raise RuntimeError(
+            f"An empty playlist is not answered with the most popular tracks: {empty}"
+        )
+    if endpoint.predict({"instances": []}) != {"predictions": []}:
+        raise RuntimeError("Zero instances are not answered with zero predictions")
+    return [*asked, "an empty playlist", "zero instances"]
 
 
 def request_deployment(
@@ -286,5 +334,5 @@ def request_deployment(
     return DeploymentRequest(
         archive=model_archive.archive,
         settings=deployment.sagemaker.model_dump(),
-        smoke_request=serving_check["tf_serving_request"],
+        smoke_request=serving_check["smoke_request"],
     )

@@ -37,6 +37,21 @@ class SageMakerParams(_Params):
     delete_endpoint_after: bool = False
 
 
+class ServingParams(_Params):
+    """What the package's ``code/inference.py`` accepts (written into its ``metadata.json``).
+
+    A request over a limit is answered 413, saying which; ``rows_per_call`` bounds the model's
+    working memory (the dense kinds hold a few ``[rows, catalog]`` arrays a call).
+    """
+
+    max_body_bytes: int = Field(6 * 1024 * 1024, ge=1024, description="SageMaker's limit: 6 MB")
+    max_instances: int = Field(1000, ge=1, description="playlists in one request")
+    max_seeds: int = Field(1000, ge=1, description="seed tracks in one playlist")
+    rows_per_call: int | None = Field(
+        None, ge=1, description="playlists per TF Serving call; null: evaluation.batch_bytes' worth"
+    )
+
+
 class DeploymentParams(_Params):
     """The serving model and its checks."""
 
@@ -47,4 +62,5 @@ class DeploymentParams(_Params):
     candidate: str | None = None
     parity_queries: int = Field(300, ge=1)
     seed: int = 0
+    serving: ServingParams = ServingParams()
     sagemaker: SageMakerParams = SageMakerParams()

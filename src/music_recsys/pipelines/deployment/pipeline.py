@@ -62,7 +62,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 check_package,
-                ["model_archive", "parity_expected", "params:evaluation"],
+                ["model_archive", "parity_expected"],
                 "serving_check",
                 name="check_package_node",
                 tags="evaluation",

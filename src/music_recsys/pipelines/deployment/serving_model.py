@@ -10,7 +10,8 @@ serves what evaluation chose. What every kind shares lives here:
 - ties go to the lower index — the more popular track — like the evaluation's ``top_k``.
 
 The serving signature is the contract: input ``seed_track_ids``, a ``[batch, n]`` string tensor
-of ``<artist>|||<track>`` ids padded with ``""``; outputs ``track_ids`` (``[batch, K]``
+of ``<artist>|||<track>`` ids padded with ``""`` (any ``n``, 0 included: a row without a known
+id gets the most popular tracks); outputs ``track_ids`` (``[batch, K]``
 strings) and ``scores`` (``[batch, K]`` float32), best first. When fewer than K tracks can be
 recommended (a tiny catalog), the remaining slots hold the id ``""`` and the score 0.
 """
@@ -72,6 +73,10 @@ class RecommenderServingModel(keras.Model):
         return indices, known, weights
 
     def call(self, seed_track_ids: tf.Tensor) -> dict[str, tf.Tensor]:
+        # A [batch, 0] request (empty playlists) is a valid tensor: one padding column makes
+        # it the all-padding request every kind answers with the most popular tracks.
+        width = tf.shape(seed_track_ids)[1]
+        seed_track_ids = tf.pad(seed_track_ids, [[0, 0], [0, tf.maximum(1 - width, 0)]])
         indices, known, weights = self._query(seed_track_ids)
         values, top = self.scorer(indices, known, weights, tf.convert_to_tensor(self.popularity))
         real = top >= 0
