@@ -29,7 +29,12 @@ REQUIRED = ("region", "role_arn", "bucket")
 
 
 class DeploymentError(DatasetError):
-    """A deployment step failed; the message says what exists and how to clean up."""
+    """A deployment step failed; the message says what exists and how to clean up.
+    ``record``: the deployment record as far as it got, written before this is raised."""
+
+    def __init__(self, message: str, record: dict | None = None) -> None:
+        super().__init__(message)
+        self.record = record
 
 
 @dataclass
@@ -111,7 +116,13 @@ class SageMakerEndpointDataset(AbstractDataset[DeploymentRequest, dict]):
                 "in conf/local/credentials.yml, or set them in the AWS environment "
                 "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ...). Nothing was uploaded."
             )
-        self._write(deploy(clients, data))
+        try:
+            record = deploy(clients, data)
+        except DeploymentError as error:
+            if error.record is not None:
+                self._write(error.record)
+            raise
+        self._write(record)
 
     def _has_credentials(self, region: str) -> bool:
         import boto3  # noqa: PLC0415 - only when deploying
@@ -211,25 +222,65 @@ def deploy(clients, request: DeploymentRequest) -> dict:
         record["action"],
         model_data,
     )
+    failure = None
     if settings.get("smoke_test") and request.smoke_request:
+        failure = _smoke_test(runtime, settings["endpoint_name"], request.smoke_request, record)
+    if settings.get("delete_endpoint_after"):
+        not_deleted = _delete_endpoint(sagemaker, settings["endpoint_name"], record)
+        failure = " ".join(f for f in (failure, not_deleted) if f) or None
+    if failure:
+        remedy = (
+            "It was deleted (delete_endpoint_after: true)."
+            if record.get("deleted")
+            else f"It is still running (and billing): remove it with `aws sagemaker "
+            f"delete-endpoint --endpoint-name {settings['endpoint_name']}`."
+        )
+        raise DeploymentError(f"{failure} {remedy}", record=record)
+    return record
+
+
+def _delete_endpoint(sagemaker, endpoint: str, record: dict) -> str | None:
+    """Deletes the endpoint (``delete_endpoint_after``); what went wrong, if anything."""
+    try:
+        sagemaker.delete_endpoint(EndpointName=endpoint)
+    except Exception as error:
+        record["deleted"] = False
+        return f"Deleting endpoint '{endpoint}' failed: {error}."
+    record["deleted"] = True
+    logger.info("Deleted endpoint '%s' (delete_endpoint_after: true)", endpoint)
+    return None
+
+
+def _smoke_test(runtime, endpoint: str, smoke_request: dict, record: dict) -> str | None:
+    """Sends the smoke request; records the answer, or returns what went wrong: a failed
+    invocation (boto3's ``ModelError`` carries the container's status and body), an answer
+    that is not JSON, or one without a prediction per instance."""
+    wanted = len(smoke_request.get("instances", []))
+    try:
         response = runtime.invoke_endpoint(
-            EndpointName=settings["endpoint_name"],
+            EndpointName=endpoint,
             ContentType="application/json",
-            Body=json.dumps(request.smoke_request),
+            Accept="application/json",
+            Body=json.dumps(smoke_request),
         )
         body = response["Body"].read().decode("utf-8", errors="replace")
-        try:
-            record["smoke_response"] = json.loads(body)
-        except json.JSONDecodeError:
-            record["smoke_response"] = body  # not JSON: kept as text for the record
-        logger.info("Smoke request answered: %s", str(record["smoke_response"])[:200])
-    if settings.get("delete_endpoint_after"):
-        sagemaker.delete_endpoint(EndpointName=settings["endpoint_name"])
-        record["deleted"] = True
-        logger.info(
-            "Deleted endpoint '%s' (delete_endpoint_after: true)", settings["endpoint_name"]
+    except Exception as error:  # botocore's ModelError, throttling, timeouts, ...
+        record["smoke_error"] = str(error)
+        return f"The smoke request to endpoint '{endpoint}' failed: {error}"
+    try:
+        answer = json.loads(body)
+    except json.JSONDecodeError:
+        answer = None
+    predictions = answer.get("predictions") if isinstance(answer, dict) else None
+    record["smoke_response"] = answer if answer is not None else body
+    if not isinstance(predictions, list) or len(predictions) != wanted:
+        record["smoke_error"] = "no prediction for every instance"
+        return (
+            f"The smoke request to endpoint '{endpoint}' was answered without a prediction for "
+            f"each of its {wanted} instances: {body[:500]!r}"
         )
-    return record
+    logger.info("Smoke request answered: %s", str(answer)[:200])
+    return None
 
 
 def _endpoint_exists(sagemaker, name: str) -> bool:

@@ -5,6 +5,7 @@ import urllib.request
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
 from music_recsys.datasets.sagemaker_endpoint import (
@@ -69,6 +70,24 @@ def dataset(aws, tmp_path) -> SageMakerEndpointDataset:
     )
 
 
+SMOKE = {"instances": [["A|||a", "B|||b"], ["C|||c"]]}
+ANSWER = {"predictions": [{"track_ids": ["X|||x"], "scores": [1.0]}] * 2}
+
+
+def endpoint_answers(moto_url: str, *bodies: str) -> None:
+    """What moto's endpoint answers to the next invocations (moto never runs a model; its
+    own API queues the answers)."""
+    results = [{"Body": body, "ContentType": "application/json"} for body in bodies]
+    urllib.request.urlopen(  # noqa: S310 - the local moto server
+        urllib.request.Request(
+            f"{moto_url}/moto-api/static/sagemaker/endpoint-results",
+            data=json.dumps({"region": REGION, "results": results}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+    )
+
+
 @pytest.fixture
 def archive(tmp_path):
     path = tmp_path / "model.tar.gz"
@@ -78,9 +97,8 @@ def archive(tmp_path):
 
 def test_deploy_uploads_the_package_and_creates_model_config_and_endpoint(aws, archive, tmp_path):
     endpoint = dataset(aws, tmp_path)
-    endpoint.save(
-        DeploymentRequest(archive, SETTINGS, smoke_request={"instances": [["A|||a"]]}, label="v1")
-    )
+    endpoint_answers(aws["url"], json.dumps(ANSWER))
+    endpoint.save(DeploymentRequest(archive, SETTINGS, smoke_request=SMOKE, label="v1"))
     assert (
         aws["s3"].get_object(Bucket="models", Key="music-recsys/v1/model.tar.gz")["Body"].read()
         == archive.read_bytes()
@@ -97,7 +115,8 @@ def test_deploy_uploads_the_package_and_creates_model_config_and_endpoint(aws, a
         and status["EndpointStatus"] == "InService"
     )
     record = json.loads((tmp_path / "record.json").read_text())
-    assert record["deployed"] and record["action"] == "created" and "smoke_response" in record
+    assert record["deployed"] and record["action"] == "created"
+    assert record["smoke_response"] == ANSWER and "smoke_error" not in record
     assert endpoint.load()["status"] == "InService"
 
 
@@ -197,3 +216,55 @@ def test_missing_credentials_fail_before_any_upload(aws, archive, tmp_path, monk
     with pytest.raises(DeploymentError, match="No AWS credentials.*Nothing was uploaded"):
         no_keys.save(DeploymentRequest(archive, SETTINGS, label="v6"))
     assert aws["s3"].list_objects_v2(Bucket="models").get("KeyCount", 0) == 0
+
+
+@pytest.mark.parametrize("delete_after", [True, False])
+def test_a_failed_smoke_request_fails_the_deployment_safely(
+    aws, archive, tmp_path, monkeypatch, delete_after
+):
+    """The container answers the smoke request with a 400, which boto3 raises as ModelError
+    (the runtime's own error for a container's 4xx): a DeploymentError that names the endpoint
+    and quotes the answer; the record is written; delete_endpoint_after still runs."""
+    container_says = '{"error": "instance 0, seed 1 is a JSON object"}'
+    original = SageMakerEndpointDataset._clients
+
+    def failing(self, region):
+        s3, sagemaker, runtime = original(self, region)
+        stubber = Stubber(runtime)
+        stubber.add_client_error(
+            "invoke_endpoint",
+            service_error_code="ModelError",
+            service_message=f'Received client error (400) from primary with message "{container_says}"',
+            http_status_code=424,
+        )
+        stubber.activate()
+        return s3, sagemaker, runtime
+
+    monkeypatch.setattr(SageMakerEndpointDataset, "_clients", failing)
+    settings = SETTINGS | {"delete_endpoint_after": delete_after}
+    with pytest.raises(DeploymentError) as error:
+        dataset(aws, tmp_path).save(
+            DeploymentRequest(archive, settings, smoke_request=SMOKE, label="v7")
+        )
+    message = str(error.value)
+    assert "The smoke request to endpoint 'music-recsys' failed" in message
+    assert "ModelError" in message and container_says in message
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["deployed"] and container_says in record["smoke_error"]
+    endpoints = [e["EndpointName"] for e in aws["sagemaker"].list_endpoints()["Endpoints"]]
+    if delete_after:
+        assert record["deleted"] is True and endpoints == [] and "It was deleted" in message
+    else:
+        assert endpoints == ["music-recsys"]
+        assert "aws sagemaker delete-endpoint --endpoint-name music-recsys" in message
+
+
+def test_a_smoke_answer_without_predictions_fails_the_deployment(aws, archive, tmp_path):
+    endpoint_answers(aws["url"], "<html>Bad gateway</html>")
+    settings = SETTINGS | {"delete_endpoint_after": True}
+    with pytest.raises(DeploymentError, match="without a prediction for each of its 2 instances"):
+        dataset(aws, tmp_path).save(
+            DeploymentRequest(archive, settings, smoke_request=SMOKE, label="v8")
+        )
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["smoke_response"] == "<html>Bad gateway</html>" and record["deleted"] is True
