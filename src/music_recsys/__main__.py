@@ -1,6 +1,7 @@
 """``music-recsys`` / ``python -m music_recsys``: run the project's pipelines, or ask the model.
 
 music-recsys recommend "Coldplay" "The Scientist" -k 10   # what should play next?
+music-recsys serve [model.tar.gz] --port 8080              # the package as a local endpoint
 music-recsys [kedro run options]                           # the packaged `kedro run`
 """
 
@@ -15,6 +16,10 @@ def main(*args, **kwargs) -> Any:
         from music_recsys.recommend_cli import main as recommend  # noqa: PLC0415
 
         return sys.exit(recommend(argv[1:]))
+    if argv[:1] == ["serve"]:
+        from music_recsys.serving.server import main as serve  # noqa: PLC0415
+
+        return sys.exit(serve(argv[1:]))
 
     # Kedro is imported only here: it configures logging on import, which `recommend` needn't.
     from kedro.framework.cli.utils import find_run_command  # noqa: PLC0415
