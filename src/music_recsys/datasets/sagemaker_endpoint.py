@@ -4,7 +4,10 @@ Saving a :class:`DeploymentRequest` uploads ``model.tar.gz`` to S3 and creates �
 endpoint exists, updates — a SageMaker model, endpoint configuration and endpoint serving it
 with the TensorFlow Serving image, then optionally sends a smoke request and deletes the
 endpoint. Nothing is uploaded unless the request is enabled and its configuration complete.
-Loading describes the endpoint.
+A smoke request that fails (or is answered without a prediction per instance) raises a
+:class:`DeploymentError` naming the endpoint and quoting the answer — after the record is
+written and the endpoint deleted if ``delete_endpoint_after`` asks. Loading describes the
+endpoint.
 
 The image URI comes from the sagemaker SDK (``sagemaker.core.image_uris``); the AWS calls are
 plain boto3, which the SDK 3.x uses too and which a moto server can stand in for in tests.
