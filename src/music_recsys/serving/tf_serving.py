@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -199,8 +200,7 @@ class TFServingStandIn:
             def log_message(self, format: str, *args) -> None:  # noqa: A002
                 logger.debug("TF Serving stand-in: " + format, *args)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), Handler)
         threading.Thread(
             target=self._server.serve_forever, name="tf-serving-stand-in", daemon=True
         ).start()
@@ -213,6 +213,13 @@ class TFServingStandIn:
             server.shutdown()
             server.server_close()
             self._server = None
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: 32 handler threads connecting at once overflowed it
+    # (a reset connection, a 502). TF Serving's libevent server listens with the system's.
+    request_queue_size = socket.SOMAXCONN
+    daemon_threads = True
 
 
 def _tf_dtype(dtype: str) -> str:
