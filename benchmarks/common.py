@@ -84,11 +84,19 @@ def generated_file(scale: float, workdir: Path = WORKDIR, shape: str = "many_pla
     return path
 
 
-def scratch_project(workdir: Path = WORKDIR, name: str = "project") -> Path:
-    """A copy of the project's code and configuration, so benchmark runs leave data/ alone."""
+def scratch_project(workdir: Path = WORKDIR, name: str = "project", reuse: bool = False) -> Path:
+    """A copy of the project's code and configuration, so benchmark runs leave data/ alone.
+
+    ``reuse``: keep the copy's ``data/`` and MLflow store from an earlier run (e.g. to rerun
+    only the deployment on new code) and refresh only its code and configuration."""
     project = workdir / name
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
+    if reuse and project.is_dir():
+        for part in ("src", "conf", "pyproject.toml"):
+            target = project / part
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT / "pyproject.toml", project)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(PROJECT / "src", project / "src", ignore=ignore)

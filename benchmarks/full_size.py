@@ -17,6 +17,8 @@ and each target met or missed by how much.
 
 Usage (from the project root, after `make setup`; ~25 minutes, plus ~3 to generate the file):
     .venv/bin/python benchmarks/full_size.py [--shape real] [--file path.csv] [--skip data_processing]
+    # the deployment alone, on new code, over the last run's data (~2 minutes):
+    .venv/bin/python benchmarks/full_size.py --skip data_processing default --reuse
 """
 
 from __future__ import annotations
@@ -92,10 +94,16 @@ def main() -> None:
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["data_processing", "default", "deployment"]
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the scratch project's data from the last run (with --skip: rerun only "
+        "what changed, e.g. --skip data_processing default --reuse reruns the deployment)",
+    )
     args = parser.parse_args()
 
     path = (args.file or generated_file(1.0, args.workdir, args.shape)).resolve()
-    project = scratch_project(args.workdir, "full_size")
+    project = scratch_project(args.workdir, "full_size", reuse=args.reuse)
     logs = args.workdir / "full_size_logs"
     logs.mkdir(parents=True, exist_ok=True)
     raw = ["--params", f"raw_data_path={path}"]
