@@ -19,10 +19,10 @@ import time
 import pandas as pd
 
 from common import WORKDIR
+from music_recsys.core.evaluation import evaluate
+from music_recsys.core.protocol import EvaluationParams
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import cooccurrence, ials, playlist_knn
-from music_recsys.pipelines.data_science.evaluation import evaluate
-from music_recsys.pipelines.data_science.params import EvaluationParams
 
 GRID = [
     (playlist_knn, {"neighbours": 100, "vote_exponent": 1.0}),

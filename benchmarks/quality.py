@@ -39,10 +39,10 @@ from pathlib import Path
 import pandas as pd
 
 from common import SHARED_DATA, WORKDIR, kedro_run, python_result, scratch_project
+from music_recsys.core.evaluation import evaluate
+from music_recsys.core.protocol import EvaluationParams
 from music_recsys.datasets import PlaylistCsvDataset
 from music_recsys.datasets.playlist_csv import COLUMNS, split_line
-from music_recsys.pipelines.data_science.evaluation import evaluate
-from music_recsys.pipelines.data_science.params import EvaluationParams
 
 # The independent reference (the data's README): 90 % train / 10 % test, no validation.
 REFERENCE = {
@@ -77,7 +77,7 @@ PACKAGED = r"""
 import json, tempfile
 from pathlib import Path
 import pandas as pd
-from music_recsys.package_cache import extracted
+from music_recsys.serving.package_cache import extracted
 from music_recsys.serving.local import LocalEndpoint
 queries = pd.read_parquet("data/04_model_input/test_queries.parquet")
 folder = extracted(Path("data/09_deployment/model.tar.gz"), Path(tempfile.mkdtemp()))

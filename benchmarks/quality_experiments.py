@@ -37,9 +37,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from common import WORKDIR
+from music_recsys.core.catalog import TrackIndex
+from music_recsys.core.evaluation import evaluate
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.queries import build_queries
+from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import Candidate, kind
-from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.blend import (
     BlendSettings,
     component_lists,
@@ -49,10 +53,7 @@ from music_recsys.kinds.blend import (
     normalised,
 )
 from music_recsys.kinds.item_graph import ItemGraph
-from music_recsys.pipelines.data_science.evaluation import evaluate
-from music_recsys.pipelines.data_science.params import EvaluationParams
 from music_recsys.pipelines.data_science.pipeline import declared_candidates
-from music_recsys.pipelines.data_science.queries import build_queries, build_track_index
 
 
 @dataclass

@@ -32,15 +32,12 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common import WORKDIR  # noqa: E402
-from music_recsys.kinds.base import Query, TrackIndex  # noqa: E402
+from music_recsys.core.catalog import Query, TrackIndex  # noqa: E402
 from music_recsys.kinds.blend import Blend  # noqa: E402
 from music_recsys.kinds.embedding import Embedding  # noqa: E402
 from music_recsys.kinds.item_graph import ItemGraph  # noqa: E402
 from music_recsys.kinds.playlist_knn import PlaylistKnn  # noqa: E402
-from music_recsys.pipelines.deployment.serving_model import (  # noqa: E402
-    INPUT_SIGNATURE,
-    build_serving_model,
-)
+from music_recsys.serving.model import INPUT_SIGNATURE, build_serving_model
 
 K = 10
 KINDS = (

@@ -23,12 +23,12 @@ from pathlib import Path
 import pandas as pd
 
 from common import WORKDIR
+from music_recsys.core.evaluation import evaluate as _evaluate
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import connection, sql
 from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
 from music_recsys.kinds.word2vec import fit as _fit_word2vec
-from music_recsys.pipelines.data_science.evaluation import evaluate as _evaluate
-from music_recsys.pipelines.data_science.params import EvaluationParams
-from music_recsys.pipelines.data_science.queries import build_track_index
 
 
 def fit_word2vec(rows, index, settings):

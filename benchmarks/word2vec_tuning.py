@@ -18,12 +18,12 @@ import sys
 import pandas as pd
 
 from common import WORKDIR
+from music_recsys.core.evaluation import evaluate as _evaluate
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.queries import build_queries
 from music_recsys.duckdb_sql import connection
 from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
 from music_recsys.kinds.word2vec import fit as _fit_word2vec
-from music_recsys.pipelines.data_science.evaluation import evaluate as _evaluate
-from music_recsys.pipelines.data_science.params import EvaluationParams
-from music_recsys.pipelines.data_science.queries import build_queries
 
 
 def fit_word2vec(rows, index, settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import (
     blend,
@@ -16,7 +17,6 @@ from music_recsys.kinds import (
     transitions,
     word2vec,
 )
-from music_recsys.pipelines.data_science.queries import build_track_index
 
 N_TRACKS = 60
 _RNG = np.random.default_rng(7)
@@ -98,8 +98,8 @@ def random_queries(n: int = 300, seed: int = 7) -> pd.DataFrame:
 def write_package(recommender, path, k: int = 5, decay: float = 1.0, **serving):
     """``model.tar.gz`` of a recommender exactly as the deployment pipeline writes it (its
     ``package_serving_model`` node, the catalog's dataset); ``serving``: the handler's limits."""
+    from music_recsys.core.protocol import EvaluationParams  # noqa: PLC0415
     from music_recsys.datasets import SageMakerModelArchiveDataset  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.params import EvaluationParams  # noqa: PLC0415
     from music_recsys.pipelines.deployment.nodes import package_serving_model  # noqa: PLC0415
     from music_recsys.pipelines.deployment.params import DeploymentParams  # noqa: PLC0415
 

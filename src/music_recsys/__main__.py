@@ -13,7 +13,7 @@ from typing import Any
 def main(*args, **kwargs) -> Any:
     argv = list(args[0]) if args and isinstance(args[0], list | tuple) else sys.argv[1:]
     if argv[:1] == ["recommend"]:
-        from music_recsys.recommend_cli import main as recommend  # noqa: PLC0415
+        from music_recsys.serving.recommend import main as recommend  # noqa: PLC0415
 
         return sys.exit(recommend(argv[1:]))
     if argv[:1] == ["serve"]:

@@ -9,6 +9,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from music_recsys.core.catalog import Query, TrackIndex
+from music_recsys.core.evaluation import evaluate
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.ranking import top_k
+from music_recsys.core.training_rows import build_track_index, pair_graph
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import (
     blend,
@@ -19,11 +24,6 @@ from music_recsys.kinds import (
     registry,
     transitions,
 )
-from music_recsys.kinds.base import Query, TrackIndex, top_k
-from music_recsys.kinds.training_rows import pair_graph
-from music_recsys.pipelines.data_science.evaluation import evaluate
-from music_recsys.pipelines.data_science.params import EvaluationParams
-from music_recsys.pipelines.data_science.queries import build_track_index
 
 ORDERED = {"next_track_is_meaningful": True}
 SORTED = {"next_track_is_meaningful": False}
@@ -282,13 +282,13 @@ def test_a_blend_leaves_out_the_components_it_weights_zero():
 
 
 def _as(index, frame, evaluation):
-    from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
+    from music_recsys.core.queries import as_queries  # noqa: PLC0415
 
     return (as_queries(index, frame, evaluation)[0],)
 
 
 def _targets(index, frame, evaluation):
-    from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
+    from music_recsys.core.queries import as_queries  # noqa: PLC0415
 
     _, targets, counted = as_queries(index, frame, evaluation)
     return targets, counted
@@ -350,7 +350,7 @@ def test_the_kinds_and_recommends_fast_path_import_neither_pandas_nor_tensorflow
     """`music-recsys recommend` answers from cached arrays in about a second; pandas alone
     would add half of that (the kinds import numpy, scipy and pydantic only at the top)."""
     code = (
-        "import sys, music_recsys.recommend_cli, music_recsys.kinds as k; k.registry(); "
+        "import sys, music_recsys.serving.recommend, music_recsys.kinds as k; k.registry(); "
         "print([m for m in ('pandas', 'tensorflow', 'kedro') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

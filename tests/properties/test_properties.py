@@ -8,12 +8,12 @@ import pandas as pd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from music_recsys.core import metrics as m
 from music_recsys.datasets import PlaylistCsvDataset
 from music_recsys.datasets.playlist_csv import format_line, split_line
 from music_recsys.duckdb_sql import to_pandas
 from music_recsys.pipelines.data_processing.nodes import parse_playlist_lines
 from music_recsys.pipelines.data_processing.sql_queries import RFC_LINE
-from music_recsys.pipelines.data_science import metrics as m
 
 # Any text without line breaks (the format has no way to hold them); quotes and commas welcome.
 VALUE = st.text(

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+from music_recsys.core.evaluation import rank_targets  # noqa: E402
+from music_recsys.core.protocol import EvaluationParams  # noqa: E402
 from music_recsys.kinds import registry  # noqa: E402
-from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: E402
-from music_recsys.pipelines.data_science.params import EvaluationParams  # noqa: E402
 from music_recsys.serving.local import LocalEndpoint  # noqa: E402
 from tests.fitted_kinds import random_queries, write_package  # noqa: E402
 

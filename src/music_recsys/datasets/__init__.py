@@ -5,14 +5,12 @@ from .figure import FigureDataset
 from .loader import Loader, PickleLoaderDataset
 from .playlist_csv import PlaylistCsvDataset, PlaylistFileError
 from .playlist_spark import SparkPlaylistTextDataset
-from .sagemaker_archive import ModelArchive, ModelPackage, SageMakerModelArchiveDataset
+from .sagemaker_archive import SageMakerModelArchiveDataset
 
 __all__ = [
     "DuckDBParquetDataset",
     "FigureDataset",
     "Loader",
-    "ModelArchive",
-    "ModelPackage",
     "PlaylistCsvDataset",
     "PickleLoaderDataset",
     "PlaylistFileError",

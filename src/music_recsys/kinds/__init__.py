@@ -7,7 +7,7 @@ A kind is what ``conf/base/parameters_data_science.yml`` names under a candidate
         window: 5
 
 Each kind's package holds its settings model, its fit, its numpy ranking (a
-:class:`~music_recsys.kinds.base.Recommender`) and, in ``serving.py``, its Keras serving half,
+:class:`~music_recsys.core.ranking.Recommender`) and, in ``serving.py``, its Keras serving half,
 which only the deployment pipeline imports (training never needs TensorFlow). data_science,
 reporting and deployment find kinds here; adding one is adding a package with a ``KIND`` and a
 block in conf. The packages import numpy, scipy and pydantic only at the top, so a pickled

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import EXCLUDED, UNSCORABLE, Query, Recommender, first_free, most_popular, top_k
+from music_recsys.core.catalog import Query
+from music_recsys.core.ranking import (
+    EXCLUDED,
+    UNSCORABLE,
+    Recommender,
+    first_free,
+    most_popular,
+    top_k,
+)
 
 
 @dataclass

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Query, Recommender, rank_sparse, selector
+from music_recsys.core.catalog import Query
+from music_recsys.core.ranking import Recommender, rank_sparse, selector
 
 
 @dataclass

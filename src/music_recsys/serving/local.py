@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from music_recsys.package_format import MODEL_VERSION
 from music_recsys.serving.container import create_app
+from music_recsys.serving.package import MODEL_VERSION
 
 JSON = "application/json"
 
@@ -49,7 +49,7 @@ def package_folder(package: str | Path) -> Path:
     """An extracted package: ``package`` itself, or ``model.tar.gz`` extracted into the cache."""
     path = Path(package)
     if path.is_file():
-        from music_recsys import package_cache  # noqa: PLC0415
+        from music_recsys.serving import package_cache  # noqa: PLC0415
 
         path = package_cache.extracted(path)
     script = path / "code" / "inference.py"

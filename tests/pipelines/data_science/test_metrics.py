@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from music_recsys.pipelines.data_science import metrics as m
+from music_recsys.core import metrics as m
 
 INF = np.inf
 

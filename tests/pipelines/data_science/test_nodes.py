@@ -6,27 +6,24 @@ import pandas as pd
 import pytest
 import yaml
 
+from music_recsys.core.evaluation import evaluate as _evaluate
+from music_recsys.core.evaluation import rank_targets
+from music_recsys.core.protocol import EvaluationParams, choose_protocol
+from music_recsys.core.queries import build_queries
+from music_recsys.core.selection import select_candidate
+from music_recsys.core.training_rows import build_track_index
+from music_recsys.core.training_rows import pair_graph as _pair_graph
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import cooccurrence, most_popular, transitions, word2vec
 from music_recsys.kinds.cooccurrence import CooccurrenceSettings as CooccurrenceParams
-from music_recsys.kinds.training_rows import pair_graph as _pair_graph
 from music_recsys.kinds.transitions import TransitionSettings as TransitionParams
 from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
 from music_recsys.kinds.word2vec.training import PlaylistCorpus
-from music_recsys.pipelines.data_science.evaluation import evaluate as _evaluate
-from music_recsys.pipelines.data_science.evaluation import rank_targets
 from music_recsys.pipelines.data_science.mlflow_model import RecommenderModel
-from music_recsys.pipelines.data_science.params import EvaluationParams
-from music_recsys.pipelines.data_science.queries import (
-    build_queries,
-    build_track_index,
-    choose_protocol,
-)
-from music_recsys.pipelines.data_science.selection import (
+from music_recsys.pipelines.data_science.nodes import (
     build_results_table,
     collect_mlflow_metrics,
     evaluate_on_test,
-    select_candidate,
 )
 from tests.conftest import PROJECT_ROOT
 
@@ -464,8 +461,8 @@ def test_pair_graph_matches_counting_every_pair_by_hand():
 
 
 def test_queries_are_ranked_in_batches_within_the_memory_budget(track_index, caplog):
-    from music_recsys.kinds.base import Query  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.evaluation import batches  # noqa: PLC0415
+    from music_recsys.core.catalog import Query  # noqa: PLC0415
+    from music_recsys.core.evaluation import batches  # noqa: PLC0415
 
     queries = [Query.of(np.array([i % 3]), 1.0) for i in range(10)]
     parts = list(batches(queries, lambda q: 40, budget_bytes=100))

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from music_recsys.kinds.base import EXCLUDED, Query, TrackIndex, top_k
+from music_recsys.core.catalog import Query, TrackIndex
+from music_recsys.core.ranking import EXCLUDED, top_k
 from music_recsys.kinds.cooccurrence import Cooccurrence
 from music_recsys.kinds.embedding import Embedding
 from music_recsys.kinds.most_popular import MostPopular

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import blend, cooccurrence, playlist_knn
-from music_recsys.pipelines.data_science.queries import build_track_index
 from music_recsys.pipelines.deployment.nodes import refit_for_deployment
 from music_recsys.pipelines.deployment.params import DeploymentParams
 

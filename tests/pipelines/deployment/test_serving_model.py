@@ -8,13 +8,14 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from music_recsys.datasets import ModelPackage, SageMakerModelArchiveDataset  # noqa: E402
+from music_recsys.core.catalog import Query  # noqa: E402
+from music_recsys.core.evaluation import rank_targets  # noqa: E402
+from music_recsys.core.protocol import EvaluationParams  # noqa: E402
+from music_recsys.datasets import SageMakerModelArchiveDataset  # noqa: E402
 from music_recsys.kinds import registry  # noqa: E402
-from music_recsys.kinds.base import Query  # noqa: E402
-from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: E402
-from music_recsys.pipelines.data_science.params import EvaluationParams  # noqa: E402
-from music_recsys.pipelines.deployment.serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: E402
 from music_recsys.serving import handler_source  # noqa: E402
+from music_recsys.serving.model import INPUT_SIGNATURE, build_serving_model  # noqa: E402
+from music_recsys.serving.package import ModelPackage  # noqa: E402
 from tests.fitted_kinds import VARIANTS as KINDS  # noqa: E402
 from tests.fitted_kinds import random_queries, write_package  # noqa: E402
 
@@ -108,7 +109,7 @@ def test_the_exporting_tensorflow_is_the_serving_image_version():
 def test_recommend_command_answers_from_the_package_with_did_you_mean(
     models, tmp_path, capsys, monkeypatch
 ):
-    from music_recsys.recommend_cli import main, parse_seeds  # noqa: PLC0415
+    from music_recsys.serving.recommend import main, parse_seeds  # noqa: PLC0415
 
     monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(tmp_path / "cache"))
     model = build_serving_model(models["cooccurrence"], k=5, query_decay=1.0)
@@ -149,8 +150,8 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
 ):
     """After the first call the package's arrays answer, without TensorFlow, and equal the
     SavedModel's answer; the cache is keyed by the archive's checksum."""
-    from music_recsys import package_cache  # noqa: PLC0415
-    from music_recsys.recommend_cli import main  # noqa: PLC0415
+    from music_recsys.serving import package_cache  # noqa: PLC0415
+    from music_recsys.serving.recommend import main  # noqa: PLC0415
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(cache))
@@ -199,7 +200,7 @@ def test_the_model_answers_every_valid_tensor(models, kind):
 
 
 def test_parity_allows_only_swaps_of_equal_scores():
-    from music_recsys.pipelines.deployment.nodes import compare_rankings  # noqa: PLC0415
+    from music_recsys.serving.parity import compare_rankings  # noqa: PLC0415
 
     want = [["a", "b", "c", "d"]] * 5
     scores = [np.array([3.0, 2.0, 2.0, 1.0])] * 5
@@ -223,7 +224,7 @@ def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
     """Above a few hundred tracks the served top K ranks only the entries at or above a
     threshold from a strided sample; ties (here: many equal vectors) still go to the lower
     index, as in the evaluation."""
-    from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
+    from music_recsys.core.catalog import TrackIndex  # noqa: PLC0415
     from music_recsys.kinds.embedding import Embedding  # noqa: PLC0415
 
     rng = np.random.default_rng(0)

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from music_recsys.core.catalog import TrackIndex
 from music_recsys.datasets import FigureDataset
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.embedding import Embedding
 from music_recsys.pipelines.reporting.analysis import (
     infer_track_genres,

@@ -25,8 +25,9 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, field_validator
 
+from music_recsys.core.catalog import Query
+from music_recsys.core.ranking import Recommender, rank_sparse
 from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.base import Query, Recommender, rank_sparse
 
 logger = logging.getLogger(__name__)
 
@@ -230,9 +231,9 @@ def fit_blend(
         cross-fitted answers for :func:`evaluate_cross_fitted` (``ranked``, ``seconds``: the
         components' lists and the blending, what evaluating any candidate times).
     """
+    from music_recsys.core import metrics as m  # noqa: PLC0415
+    from music_recsys.core.training_rows import in_play_order  # noqa: PLC0415
     from music_recsys.kinds import registry  # noqa: PLC0415
-    from music_recsys.kinds.training_rows import in_play_order  # noqa: PLC0415
-    from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
 
     kinds = registry()
     used = [c for c in blend.components if c in components]
@@ -315,7 +316,7 @@ def component_lists(models: list[Recommender], queries, evaluation, depth: int, 
     Ranked in batches within ``evaluation.batch_bytes``, as the evaluation ranks (all queries
     at once would hold every seed's playlists at full size); ``name`` labels the progress log.
     """
-    from music_recsys.pipelines.data_science.evaluation import rank_targets  # noqa: PLC0415
+    from music_recsys.core.evaluation import rank_targets  # noqa: PLC0415
 
     depth = min(depth, len(models[0].index))
     listing = evaluation.model_copy(
@@ -328,9 +329,9 @@ def component_lists(models: list[Recommender], queries, evaluation, depth: int, 
 def _cross_fitted(models, depth, lists, held_out, folds, targets, usable, queries, evaluation):
     """The validation queries' answers, each fold's those of the blend of ``models`` with the
     weights chosen without it."""
-    from music_recsys.pipelines.data_science import metrics as m  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.evaluation import Ranked  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.queries import as_queries  # noqa: PLC0415
+    from music_recsys.core import metrics as m  # noqa: PLC0415
+    from music_recsys.core.evaluation import Ranked  # noqa: PLC0415
+    from music_recsys.core.queries import as_queries  # noqa: PLC0415
 
     index = models[0].index
     query_list = as_queries(index, queries, evaluation)[0]
@@ -352,7 +353,7 @@ def _cross_fitted(models, depth, lists, held_out, folds, targets, usable, querie
 def evaluate_cross_fitted(recommender: Blend, cross_fitted: dict, validation_queries, evaluation):
     """The blend's validation figures, as :func:`~music_recsys.pipelines.data_science.
     evaluation.evaluate` gives every candidate's, from its cross-fitted answers."""
-    from music_recsys.pipelines.data_science.evaluation import summarise  # noqa: PLC0415
+    from music_recsys.core.evaluation import summarise  # noqa: PLC0415
 
     return summarise(
         recommender,
@@ -402,7 +403,7 @@ def nodes(candidate, candidates):
 
 def refit(rows, index, track_order_report, settings: BlendSettings, evaluated, candidates):
     """Refits each component on ``rows`` and keeps the evaluated weights."""
-    from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
+    from music_recsys.core.catalog import TrackIndex  # noqa: PLC0415
 
     chosen = evaluated()
     weights = dict(zip(_names(chosen), chosen.weights, strict=True))

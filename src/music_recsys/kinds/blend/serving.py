@@ -10,12 +10,7 @@ import tensorflow as tf
 
 from music_recsys.kinds import kind
 from music_recsys.kinds.blend import component_prefix
-from music_recsys.kinds.serving_ops import (
-    query_seeds,
-    rank_scored,
-    sum_by_key,
-    variable_prefix,
-)
+from music_recsys.serving.ops import query_seeds, rank_scored, sum_by_key, variable_prefix
 
 
 class BlendLayer(keras.layers.Layer):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
+from music_recsys.core.catalog import TrackIndex
 from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.item_graph import ItemGraph, graph_from_arrays
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ class Cooccurrence(ItemGraph):
 
 
 def fit(playlists, track_index, track_order_report: dict, settings: CooccurrenceSettings):
-    """Counts the pairs into a symmetric graph (:func:`~music_recsys.kinds.training_rows.pair_graph`)."""
-    from music_recsys.kinds.training_rows import in_play_order, pair_graph  # noqa: PLC0415
+    """Counts the pairs into a symmetric graph (:func:`~music_recsys.core.training_rows.pair_graph`)."""
+    from music_recsys.core.training_rows import in_play_order, pair_graph  # noqa: PLC0415
 
     started = time.perf_counter()
     shuffled = settings.window is not None and not in_play_order(track_order_report)

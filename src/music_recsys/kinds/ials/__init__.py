@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import Field
 
+from music_recsys.core.catalog import Query, TrackIndex
 from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.base import Query, TrackIndex
 from music_recsys.kinds.embedding import Embedding
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def fit(playlists, track_index, track_order_report: dict, settings: IalsSettings
     from implicit.cpu.als import AlternatingLeastSquares  # noqa: PLC0415 - only to fit
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
-    from music_recsys.kinds.training_rows import playlist_matrix  # noqa: PLC0415
+    from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415
 
     started = time.perf_counter()
     _, matrix = playlist_matrix(playlists, track_index)

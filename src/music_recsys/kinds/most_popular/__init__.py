@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from music_recsys.core.catalog import Query, TrackIndex
+from music_recsys.core.ranking import Recommender, most_popular
 from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.base import Query, Recommender, TrackIndex, most_popular
 
 
 class MostPopularSettings(Settings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from music_recsys.kinds.serving_ops import query_seeds, rank_scored
+from music_recsys.serving.ops import query_seeds, rank_scored
 
 
 class MostPopularLayer(keras.layers.Layer):

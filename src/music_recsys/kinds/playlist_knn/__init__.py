@@ -32,8 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
+from music_recsys.core.catalog import Query, TrackIndex
+from music_recsys.core.ranking import Recommender, rank_sparse, selector
 from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.base import Query, Recommender, TrackIndex, rank_sparse, selector
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def build(index: TrackIndex, matrix: sp.csr_matrix, settings: PlaylistKnnSetting
 
 def fit(playlists, track_index, track_order_report: dict, settings: PlaylistKnnSettings):
     """Keeps the training playlists as a sparse matrix (and its transpose)."""
-    from music_recsys.kinds.training_rows import playlist_matrix  # noqa: PLC0415
+    from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415
 
     started = time.perf_counter()
     _, matrix = playlist_matrix(playlists, track_index)

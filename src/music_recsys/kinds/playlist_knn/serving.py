@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from music_recsys.kinds.playlist_knn import settings_array
-from music_recsys.kinds.serving_ops import (
+from music_recsys.serving.ops import (
     constant,
     gather_rows,
     query_seeds,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
+from music_recsys.core.catalog import TrackIndex
 from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.item_graph import ItemGraph, graph_from_arrays
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Transitions(ItemGraph):
 def fit(playlists, track_index, track_order_report: dict, settings: TransitionSettings):
     """Counts (a, b) pairs, b 1 to ``window`` places after a, weighted 1/distance, into a
     directed graph."""
-    from music_recsys.kinds.training_rows import pair_graph  # noqa: PLC0415
+    from music_recsys.core.training_rows import pair_graph  # noqa: PLC0415
 
     started = time.perf_counter()
     matrix = pair_graph(

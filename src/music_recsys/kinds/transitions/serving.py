@@ -1,9 +1,9 @@
 """Transitions, served: the seeds' rows of the graph gathered and summed (see
-:class:`music_recsys.kinds.serving_ops.GraphLayer`)."""
+:class:`music_recsys.serving.ops.GraphLayer`)."""
 
 from __future__ import annotations
 
-from music_recsys.kinds.serving_ops import GraphLayer
+from music_recsys.serving.ops import GraphLayer
 
 
 def layer(recommender, k: int) -> GraphLayer:

@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
+from music_recsys.core.catalog import TrackIndex
 from music_recsys.kinds import Candidate, Kind, Settings
-from music_recsys.kinds.base import TrackIndex
 from music_recsys.kinds.embedding import Embedding
 
 from .training import WordVectors
@@ -68,7 +68,7 @@ def train_word_vectors(
         Input and output vectors over the catalog (zero rows for tracks under ``min_count``)
         and training statistics (time, words per second, vocabulary, epochs trained).
     """
-    from music_recsys.kinds.training_rows import in_play_order, rows_by_playlist  # noqa: PLC0415
+    from music_recsys.core.training_rows import in_play_order, rows_by_playlist  # noqa: PLC0415
 
     from .training import PlaylistCorpus, train_word2vec  # noqa: PLC0415
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from music_recsys.kinds.serving_ops import constant, dense_rank, mask_unscorable
+from music_recsys.serving.ops import constant, dense_rank, mask_unscorable
 
 
 class EmbeddingLayer(keras.layers.Layer):

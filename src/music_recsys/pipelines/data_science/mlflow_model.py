@@ -9,9 +9,9 @@ from __future__ import annotations
 import mlflow.pyfunc
 import pandas as pd
 
-from music_recsys.kinds.base import Query, Recommender
-
-from .params import EvaluationParams
+from music_recsys.core.catalog import Query
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.ranking import Recommender
 
 
 class RecommenderModel(mlflow.pyfunc.PythonModel):

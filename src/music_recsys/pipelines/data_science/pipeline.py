@@ -15,18 +15,19 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
 
+from music_recsys.core.evaluation import evaluate
+from music_recsys.core.protocol import choose_protocol
+from music_recsys.core.queries import build_queries
+from music_recsys.core.selection import select_candidate
+from music_recsys.core.training_rows import build_track_index
 from music_recsys.kinds import Candidate, candidates
-from music_recsys.project import project_root
-
-from .evaluation import evaluate
-from .mlflow_model import package_for_mlflow
-from .queries import build_queries, build_track_index, choose_protocol
-from .selection import (
+from music_recsys.pipelines.data_science.mlflow_model import package_for_mlflow
+from music_recsys.pipelines.data_science.nodes import (
     build_results_table,
     collect_mlflow_metrics,
     evaluate_on_test,
-    select_candidate,
 )
+from music_recsys.project import project_root
 
 SHARED_INPUTS = {"playlists_train", "track_index", "validation_queries", "track_order_report"}
 

@@ -12,15 +12,16 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from music_recsys.datasets import ModelArchive, ModelPackage
+from music_recsys.core.evaluation import rank_targets
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.ranking import Recommender
+from music_recsys.core.training_rows import build_track_index
 from music_recsys.datasets.sagemaker_endpoint import DeploymentRequest
 from music_recsys.kinds import candidates, registry
-from music_recsys.kinds.base import Recommender
-from music_recsys.pipelines.data_science.evaluation import rank_targets
-from music_recsys.pipelines.data_science.params import EvaluationParams
-from music_recsys.pipelines.data_science.queries import build_track_index
 from music_recsys.progress import Progress
 from music_recsys.serving import handler_source
+from music_recsys.serving.package import ModelArchive, ModelPackage
+from music_recsys.serving.parity import compare_rankings
 from music_recsys.tables import Table
 
 from .params import DeploymentParams
@@ -100,7 +101,7 @@ def package_serving_model(
     """The Keras serving model with what it holds, and the handler the container runs in
     front of it (``code/inference.py``, with its limits in ``metadata.json``); the catalog
     exports and archives it."""
-    from .serving_model import INPUT_SIGNATURE, build_serving_model  # noqa: PLC0415 - TensorFlow
+    from music_recsys.serving.model import INPUT_SIGNATURE, build_serving_model  # noqa: PLC0415 - TensorFlow
 
     model = build_serving_model(deployed_recommender, deployment.k, evaluation.query_decay)
     catalog = deployed_recommender.index.track_ids.tolist()
@@ -132,49 +133,6 @@ def package_serving_model(
 
 def _seed_batch(queries: pd.DataFrame) -> list[list[str]]:
     return [list(query) for query in queries["query"]]
-
-
-def compare_rankings(
-    expected_ids: list[list[str]],
-    expected_scores: list[np.ndarray],
-    served_ids: list[list[str]],
-    served_scores: list[np.ndarray],
-    rtol: float = 1e-5,
-) -> tuple[list[int], list[int]]:
-    """Which served answers differ from the evaluated ones, and which only swap equal scores.
-
-    An answer matches when its scores equal the evaluated scores position by position (within
-    ``rtol``, relative) and its ids are the evaluated ids, except that tracks whose scores are
-    equal may trade places — within such a group, or, in the last group, with a track of the
-    same score just past K. Those answers are counted apart: summing in another order can move
-    the last bit of a float and so the order of two tracks that score the same.
-
-    Returns:
-        ``(mismatches, swaps)``: query positions that differ, and those that only swap.
-    """
-    mismatches, swaps = [], []
-    for i, (want, want_raw, got, got_raw) in enumerate(
-        zip(expected_ids, expected_scores, served_ids, served_scores, strict=True)
-    ):
-        want_values = np.asarray(want_raw, dtype=np.float64)
-        got_values = np.asarray(got_raw, dtype=np.float64)[: len(got)]
-        same_scores = len(want) == len(got) and np.allclose(
-            want_values, got_values, rtol=rtol, atol=1e-6
-        )
-        if want == got and same_scores:
-            continue
-        if not same_scores:
-            mismatches.append(i)
-            continue
-        # Groups of consecutive equal scores: every group but the last must hold the same ids.
-        tolerance = rtol * np.maximum(np.abs(want_values[:-1]), 1e-12)
-        breaks = np.flatnonzero(np.abs(np.diff(want_values)) > tolerance) + 1
-        groups = np.split(np.arange(len(want)), breaks)
-        if all({want[j] for j in g} == {got[j] for j in g} for g in groups[:-1]):
-            swaps.append(i)
-        else:
-            mismatches.append(i)
-    return mismatches, swaps
 
 
 def rank_parity_queries(

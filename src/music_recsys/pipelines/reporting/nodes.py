@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from music_recsys.kinds.base import Recommender
+from music_recsys.core.ranking import Recommender
 
 from .analysis import project_latent_space
 from .params import LatentSpaceParams

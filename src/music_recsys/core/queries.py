@@ -1,4 +1,4 @@
-"""The shared inputs of every candidate: the catalog, the protocol and the evaluation queries."""
+"""The evaluation queries: one per held-out playlist, the tracks given and the one to find."""
 
 from __future__ import annotations
 
@@ -7,64 +7,12 @@ import logging
 import numpy as np
 import pandas as pd
 
-from music_recsys.kinds.base import Query, TrackIndex
-from music_recsys.kinds.training_rows import rows_by_playlist
-from music_recsys.tables import Table, sql, to_pandas
-
-from .params import EvaluationParams
+from music_recsys.core.catalog import Query, TrackIndex
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.training_rows import rows_by_playlist
+from music_recsys.tables import Table
 
 logger = logging.getLogger(__name__)
-
-
-def build_track_index(playlists_train: Table) -> pd.DataFrame:
-    """The catalog: every track of the training playlists, most popular first.
-
-    Args:
-        playlists_train: Training rows (``playlist_id``, ``position``, ``track_id``).
-
-    Returns:
-        ``track_id``, ``count`` (training rows) and ``n_playlists``; the row number is the
-        track's index in every model.
-    """
-    return to_pandas(
-        sql(
-            """
-            SELECT track_id, count(*) AS count, count(DISTINCT playlist_id) AS n_playlists
-            FROM {train} GROUP BY track_id ORDER BY count DESC, track_id
-            """,
-            train=playlists_train,
-        )
-    )
-
-
-def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> dict:
-    """Next-track or playlist continuation: from the parameters, or from the data's order.
-
-    ``auto`` follows data_processing's order check: when playlists list their tracks sorted by
-    title, "the next track" is the next title A-Z, so the model is asked to complete the
-    playlist instead; otherwise the rows are in play order and the next track is the target.
-
-    Raises:
-        ValueError: If ``query_decay`` would weight a query's tracks by position while the rows
-            are sorted by title (position weights read an order the file does not have).
-    """
-    if evaluation.query_decay != 1.0 and not track_order_report["next_track_is_meaningful"]:
-        raise ValueError(
-            f"evaluation.query_decay is {evaluation.query_decay}: it weights a query's tracks by "
-            "their position, but the order check found the rows sorted by title, so positions "
-            "are alphabetical. Set evaluation.query_decay: 1.0 for this file."
-        )
-    if evaluation.protocol != "auto":
-        protocol = evaluation.protocol
-        reason = f"set in parameters (evaluation.protocol: {protocol})"
-    elif track_order_report["next_track_is_meaningful"]:
-        protocol = "next_track"
-        reason = f"auto: rows are in play order — {track_order_report['explanation']}"
-    else:
-        protocol = "continuation"
-        reason = f"auto: rows are sorted by title — {track_order_report['explanation']}"
-    logger.info("Evaluation protocol: %s (%s)", protocol, reason)
-    return {"protocol": protocol, "reason": reason}
 
 
 def build_queries(playlists: Table, protocol: dict, evaluation: EvaluationParams) -> pd.DataFrame:

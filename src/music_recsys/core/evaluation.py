@@ -21,12 +21,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from music_recsys.kinds.base import Query, Recommender
+from music_recsys.core import metrics as m
+from music_recsys.core.catalog import Query
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.queries import as_queries
+from music_recsys.core.ranking import Recommender
 from music_recsys.progress import Progress
-
-from . import metrics as m
-from .params import EvaluationParams
-from .queries import as_queries
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ padding), a ``known`` mask and recency ``weights`` (``[batch, n]`` each), and th
 ``popularity``; it returns the top K as ``(values, ids)`` (``[batch, ≤K]``; ``-inf`` and
 ``-1`` where nothing is left), ranked exactly as its kind's ``rank`` in numpy:
 
-- :func:`rank_scored` is :func:`music_recsys.kinds.base.rank_sparse` in TF ops: the tracks
+- :func:`rank_scored` is :func:`music_recsys.core.ranking.rank_sparse` in TF ops: the tracks
   with a positive score first (score down, index up), then the most popular tracks that are
   neither seeds nor scored;
 - :func:`dense_rank` is the dense kinds' ranking (word2vec, iALS): the whole catalog scored,
@@ -26,7 +26,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from music_recsys.kinds.base import TOP_K_SAMPLE_STRIDE, UNSCORABLE  # noqa: E402
+from music_recsys.core.ranking import TOP_K_SAMPLE_STRIDE, UNSCORABLE  # noqa: E402
 
 _PREFIX = contextvars.ContextVar("variable_prefix", default="")
 
@@ -116,7 +116,7 @@ def rank_scored(
     k: int,
     fill_with_popularity: bool = False,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """:func:`music_recsys.kinds.base.rank_sparse` in TF: ``keys`` / float32 ``values`` are
+    """:func:`music_recsys.core.ranking.rank_sparse` in TF: ``keys`` / float32 ``values`` are
     summed scores (any order); non-positive ones and seeds are dropped."""
     batch = tf.shape(indices, out_type=tf.int64)[0]
     width = tf.shape(indices, out_type=tf.int64)[1]

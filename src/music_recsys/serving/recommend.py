@@ -9,7 +9,7 @@ from the SageMaker package (``data/09_deployment/model.tar.gz``, made by
 cache and asks it as its endpoint would be asked — its own ``code/inference.py`` in front of a
 TF Serving stand-in over its SavedModel (:mod:`music_recsys.serving.local`); later calls rank
 with the package's own arrays and the evaluation's code, which the deployment's parity check
-proved equal to the SavedModel, without TensorFlow (:mod:`music_recsys.package_cache`);
+proved equal to the SavedModel, without TensorFlow (:mod:`music_recsys.serving.package_cache`);
 ``--serving-model`` asks the endpoint every time. A seed the catalog does not know gets a
 "did you mean" from fuzzy matching against the package's catalog.
 """
@@ -21,8 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-from music_recsys import package_cache
-from music_recsys.package_format import read_catalog
+from music_recsys.serving import package_cache
+from music_recsys.serving.package import read_catalog
 
 SEPARATOR = "|||"
 
@@ -110,10 +110,10 @@ def catalog_positions(catalog: list[str], seeds: list[str]) -> dict[str, int]:
 def _arrays_answer(
     folder: Path, catalog: list[str], seeds: list[str], positions: dict[str, int], metadata: dict
 ) -> dict:
-    """The same ranking from the package's arrays (see :mod:`music_recsys.package_cache`)."""
+    """The same ranking from the package's arrays (see :mod:`music_recsys.serving.package_cache`)."""
     import numpy as np  # noqa: PLC0415
 
-    from music_recsys.kinds.base import Query  # noqa: PLC0415
+    from music_recsys.core.catalog import Query  # noqa: PLC0415
 
     model = package_cache.recommender(folder, catalog)
     indices = np.array([positions[s] for s in seeds if s in positions], dtype=np.int64)

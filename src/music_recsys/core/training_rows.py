@@ -219,3 +219,24 @@ def _pair_counts_on_engine(
         ),
         shape=(n, n),
     )
+
+
+def build_track_index(playlists_train: Table) -> pd.DataFrame:
+    """The catalog: every track of the training playlists, most popular first.
+
+    Args:
+        playlists_train: Training rows (``playlist_id``, ``position``, ``track_id``).
+
+    Returns:
+        ``track_id``, ``count`` (training rows) and ``n_playlists``; the row number is the
+        track's index in every model.
+    """
+    return to_pandas(
+        sql(
+            """
+            SELECT track_id, count(*) AS count, count(DISTINCT playlist_id) AS n_playlists
+            FROM {train} GROUP BY track_id ORDER BY count DESC, track_id
+            """,
+            train=playlists_train,
+        )
+    )

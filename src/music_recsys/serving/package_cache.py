@@ -4,7 +4,7 @@
 remembered by path, size and modification time, so an unchanged archive is not hashed again).
 The first time, the SavedModel's variables are also written there as ``.npy`` files; later
 answers load them memory-mapped and rank with the evaluation's own code
-(:mod:`music_recsys.kinds.base`), which the deployment's parity check
+(:mod:`music_recsys.core.ranking`), which the deployment's parity check
 proved to rank as the SavedModel does — without importing TensorFlow (seconds) and reading
 only the parts of the arrays a request touches.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music_recsys.package_format import MODEL_VERSION, extract_archive
+from music_recsys.serving.package import MODEL_VERSION, extract_archive
 
 ARRAYS = "arrays"
 _MEMO = "checksums.json"
@@ -128,7 +128,7 @@ def recommender(folder: Path, catalog: list[str] | None = None):
     ``item_vectors_t``, ``has_vector`` for word2vec; each kind's ``from_arrays`` reads its
     own), so the ranking is the one the parity check compared with the SavedModel's.
     """
-    from music_recsys.kinds.base import TrackIndex  # noqa: PLC0415
+    from music_recsys.core.catalog import TrackIndex  # noqa: PLC0415
 
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     arrays = load_arrays(folder)

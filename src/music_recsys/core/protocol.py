@@ -1,11 +1,15 @@
-"""Typed parameters of the data_science pipeline (``conf/base/parameters_data_science.yml``)."""
+"""The evaluation protocol: its settings (``evaluation`` in ``conf/base/parameters_data_science.yml``)
+and the choice between next-track and playlist continuation."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+logger = logging.getLogger(__name__)
 
 
 class _Params(BaseModel):
@@ -54,3 +58,33 @@ class EvaluationParams(_Params):
                 f"ndcg_at_K with K in k={list(self.k)}"
             )
         return self
+
+
+def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> dict:
+    """Next-track or playlist continuation: from the parameters, or from the data's order.
+
+    ``auto`` follows data_processing's order check: when playlists list their tracks sorted by
+    title, "the next track" is the next title A-Z, so the model is asked to complete the
+    playlist instead; otherwise the rows are in play order and the next track is the target.
+
+    Raises:
+        ValueError: If ``query_decay`` would weight a query's tracks by position while the rows
+            are sorted by title (position weights read an order the file does not have).
+    """
+    if evaluation.query_decay != 1.0 and not track_order_report["next_track_is_meaningful"]:
+        raise ValueError(
+            f"evaluation.query_decay is {evaluation.query_decay}: it weights a query's tracks by "
+            "their position, but the order check found the rows sorted by title, so positions "
+            "are alphabetical. Set evaluation.query_decay: 1.0 for this file."
+        )
+    if evaluation.protocol != "auto":
+        protocol = evaluation.protocol
+        reason = f"set in parameters (evaluation.protocol: {protocol})"
+    elif track_order_report["next_track_is_meaningful"]:
+        protocol = "next_track"
+        reason = f"auto: rows are in play order — {track_order_report['explanation']}"
+    else:
+        protocol = "continuation"
+        reason = f"auto: rows are sorted by title — {track_order_report['explanation']}"
+    logger.info("Evaluation protocol: %s (%s)", protocol, reason)
+    return {"protocol": protocol, "reason": reason}

@@ -27,8 +27,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from music_recsys.core.ranking import Recommender  # noqa: E402
 from music_recsys.kinds import kind as kind_named  # noqa: E402
-from music_recsys.kinds.base import Recommender  # noqa: E402
 
 INPUT_NAME = "seed_track_ids"
 INPUT_SIGNATURE = [tf.TensorSpec([None, None], tf.string, name=INPUT_NAME)]
