@@ -170,8 +170,16 @@ def run(project: Path, pipeline: str | None = None, env: str | None = None, **pa
 # --- one fitted recommender of every kind, for the serving tests ---------------------------------
 
 
+@pytest.fixture
+def index():
+    """Four tracks, most popular first, two of them tied (:func:`tests.shared.small_index`)."""
+    from tests.shared import small_index  # noqa: PLC0415
+
+    return small_index()
+
+
 @pytest.fixture(scope="session")
 def fitted_models() -> dict:
-    from tests.fitted_kinds import fit_every_kind  # noqa: PLC0415 - only for the tests that ask
+    from tests.shared import fit_every_kind  # noqa: PLC0415 - only for the tests that ask
 
     return fit_every_kind()

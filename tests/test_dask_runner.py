@@ -31,7 +31,7 @@ from kedro_datasets.pickle import PickleDataset  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from music_recsys import duckdb_sql  # noqa: E402
-from music_recsys.pipelines.data_science.pipeline import word2vec_variants  # noqa: E402
+from music_recsys.pipelines.candidates import declared_candidates  # noqa: E402
 from music_recsys.runners import DaskRunner, ScratchDataset  # noqa: E402
 
 DEMO_FILE = "data/01_raw/demo/spotify_dataset.csv"
@@ -61,8 +61,9 @@ def demo_run(root: Path, runner: Any = None) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         params = dict(TINY_DEMO)
-        for variant in word2vec_variants():
-            params[f"{variant}.word2vec.workers"] = 1
+        for name, candidate in declared_candidates().items():
+            if candidate.kind.name == "word2vec":
+                params[f"{name}.word2vec.workers"] = 1
         bootstrap_project(root)
         with KedroSession.create(project_path=root, runtime_params=nested(params)) as session:
             session.run(runner=runner)

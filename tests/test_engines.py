@@ -207,8 +207,8 @@ def test_an_unreachable_master_fails_within_seconds_naming_its_url():
 def test_the_counts_of_the_count_based_fits_are_the_same_on_both_engines(spark):
     import numpy as np  # noqa: PLC0415
 
+    from music_recsys.core import training_rows  # noqa: PLC0415
     from music_recsys.core.training_rows import build_track_index  # noqa: PLC0415
-    from music_recsys.kinds import training_rows  # noqa: PLC0415
 
     rng = np.random.default_rng(3)
     rows = [

@@ -14,9 +14,8 @@ pytest.importorskip("tensorflow")
 
 from music_recsys.core.evaluation import rank_targets  # noqa: E402
 from music_recsys.core.protocol import EvaluationParams  # noqa: E402
-from music_recsys.kinds import registry  # noqa: E402
 from music_recsys.serving.local import LocalEndpoint  # noqa: E402
-from tests.fitted_kinds import random_queries, write_package  # noqa: E402
+from tests.shared import random_queries, write_package  # noqa: E402
 
 # One variant of every kind (the other variants differ inside the model, not at its door).
 KINDS = ("most_popular", "cooccurrence", "sequential_rules", "in_out", "knn_idf", "ials", "blend")
@@ -36,10 +35,6 @@ def endpoints(fitted_models, tmp_path_factory):
     yield opened
     for endpoint in opened.values():
         endpoint.close()
-
-
-def test_every_registered_kind_has_an_endpoint_case(fitted_models):
-    assert {fitted_models[kind].kind for kind in KINDS} == set(registry())
 
 
 PLAYLISTS = [list(q) for q in random_queries(8, seed=3)["query"]]  # lengths 1 to 5, unknown ids
@@ -268,6 +263,7 @@ def test_the_container_front_checks_custom_attributes_and_writes_errors_per_acce
     assert endpoint.invoke("{bad", accept="text/csv").text == ""
 
 
+@pytest.mark.integration
 def test_the_smoke_request_of_a_demo_deployment_is_answered(demo_run):
     """The deployment's own smoke request (five validation playlists of their own lengths,
     under the continuation protocol) answered through the demo package's handler."""

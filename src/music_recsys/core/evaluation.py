@@ -42,6 +42,14 @@ class Ranked(NamedTuple):
     counted: np.ndarray  # bool [queries]: False for a guaranteed miss (target in the query)
 
 
+class Answers(NamedTuple):
+    """A recommender's answers on a set of queries, ranked already (a blend's cross-fitted
+    validation answers), and what ranking them took: :func:`summarise` scores them."""
+
+    ranked: Ranked
+    seconds: float
+
+
 def batches(queries: list[Query], cost, budget_bytes: int) -> Iterator[slice]:
     """Consecutive slices of ``queries`` whose summed ``cost(query)`` stays within the budget
     (a slice holds at least one query, however costly)."""
@@ -128,10 +136,10 @@ def summarise(
     for k in evaluation.k:
         for metric in ("hit_rate", "mrr", "ndcg"):
             values = m.per_query(ranks, metric, k)
-            result[f"{metric}_at_{k}"] = float(values.mean()) if len(values) else math.nan
+            result[f"{metric}_at_{k}"] = m.mean(values)
             result[f"{metric}_at_{k}_se"] = m.standard_error(values)
         result[f"coverage_at_{k}"] = m.coverage(top, k, len(counts))
-    k_report = 10 if 10 in evaluation.k else evaluation.k[0]
+    k_report = m.parse_metric(evaluation.selection_metric)[1]  # the K the report reads
     result[f"mean_popularity_at_{k_report}"] = m.mean_popularity(top, k_report, counts)
     by_bucket = m.hit_rate_by_bucket(ranks, targets, m.popularity_buckets(counts), k_report)
     for bucket, values in by_bucket.items():

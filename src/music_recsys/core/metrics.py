@@ -28,8 +28,14 @@ def target_ranks(top: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def per_query(ranks: np.ndarray, metric: str, k: int) -> np.ndarray:
-    """Each query's own value of ``metric`` (``hit_rate``, ``mrr`` or ``ndcg``) at ``k``: the
-    terms whose mean the metric is, from which standard errors are computed."""
+    """Each query's own value of ``metric`` at ``k``: the terms whose mean the metric is (what
+    the evaluation reports), from which standard errors are computed. Each is in [0, 1]:
+
+    - ``hit_rate``: 1 when the target is in the top ``k``;
+    - ``mrr``: 1 / (rank + 1) inside the top ``k`` (reciprocal rank, cut at ``k``);
+    - ``ndcg``: 1 / log2(rank + 2) inside the top ``k`` (one relevant track: its DCG is its
+      NDCG).
+    """
     capped = np.minimum(ranks, k)
     inside = ranks < k
     if metric == "hit_rate":
@@ -41,6 +47,11 @@ def per_query(ranks: np.ndarray, metric: str, k: int) -> np.ndarray:
     raise ValueError(f"Unknown metric {metric!r}")
 
 
+def mean(values: np.ndarray) -> float:
+    """The mean of per-query values (NaN for none)."""
+    return float(values.mean()) if len(values) else float("nan")
+
+
 def standard_error(values: np.ndarray) -> float:
     """Standard error of the mean of ``values`` (NaN for fewer than two)."""
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
@@ -50,25 +61,6 @@ def parse_metric(name: str) -> tuple[str, int]:
     """``"hit_rate_at_10"`` → ``("hit_rate", 10)``."""
     metric, _, k = name.rpartition("_at_")
     return metric, int(k)
-
-
-def hit_rate(ranks: np.ndarray, k: int) -> float:
-    """Share of queries whose target is in the top ``k``. Range [0, 1]; 1 is perfect."""
-    return float(np.mean(ranks < k)) if len(ranks) else float("nan")
-
-
-def mrr(ranks: np.ndarray, k: int) -> float:
-    """Mean reciprocal rank, counting only targets in the top ``k``. Range [0, 1]."""
-    if not len(ranks):
-        return float("nan")
-    return float(np.mean(np.where(ranks < k, 1.0 / (np.minimum(ranks, k) + 1.0), 0.0)))
-
-
-def ndcg(ranks: np.ndarray, k: int) -> float:
-    """Normalised discounted cumulative gain at ``k`` for one relevant track. Range [0, 1]."""
-    if not len(ranks):
-        return float("nan")
-    return float(np.mean(np.where(ranks < k, 1.0 / np.log2(np.minimum(ranks, k) + 2.0), 0.0)))
 
 
 def coverage(top: np.ndarray, k: int, n_tracks: int) -> float:
@@ -105,7 +97,7 @@ def hit_rate_by_bucket(ranks: np.ndarray, targets: np.ndarray, buckets: np.ndarr
     labels = np.where(targets >= 0, buckets[np.maximum(targets, 0)], "unseen")
     return {
         bucket: {
-            "hit_rate": hit_rate(ranks[labels == bucket], k),
+            "hit_rate": mean(per_query(ranks[labels == bucket], "hit_rate", k)),
             "queries": int((labels == bucket).sum()),
         }
         for bucket in ("head", "torso", "tail", "unseen")

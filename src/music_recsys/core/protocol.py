@@ -60,6 +60,21 @@ class EvaluationParams(_Params):
         return self
 
 
+def in_play_order(track_order_report: dict) -> bool:
+    """Whether data_processing's order check found the rows in play order (else sorted by
+    title: there is no play order to read)."""
+    return bool(track_order_report.get("next_track_is_meaningful", True))
+
+
+SORTED_BY_TITLE = "reads the play order, and the rows are sorted by title"
+
+
+def sits_out(needs_play_order: bool, track_order_report: dict) -> str | None:
+    """Why a candidate (or a blend's component) sits out, or None: one that reads the play
+    order has nothing to read when the order check found the rows sorted by title."""
+    return SORTED_BY_TITLE if needs_play_order and not in_play_order(track_order_report) else None
+
+
 def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> dict:
     """Next-track or playlist continuation: from the parameters, or from the data's order.
 
@@ -71,7 +86,7 @@ def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> d
         ValueError: If ``query_decay`` would weight a query's tracks by position while the rows
             are sorted by title (position weights read an order the file does not have).
     """
-    if evaluation.query_decay != 1.0 and not track_order_report["next_track_is_meaningful"]:
+    if evaluation.query_decay != 1.0 and not in_play_order(track_order_report):
         raise ValueError(
             f"evaluation.query_decay is {evaluation.query_decay}: it weights a query's tracks by "
             "their position, but the order check found the rows sorted by title, so positions "
@@ -80,7 +95,7 @@ def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> d
     if evaluation.protocol != "auto":
         protocol = evaluation.protocol
         reason = f"set in parameters (evaluation.protocol: {protocol})"
-    elif track_order_report["next_track_is_meaningful"]:
+    elif in_play_order(track_order_report):
         protocol = "next_track"
         reason = f"auto: rows are in play order — {track_order_report['explanation']}"
     else:

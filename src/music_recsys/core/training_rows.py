@@ -26,11 +26,6 @@ logger = logging.getLogger(__name__)
 SHUFFLE_SEED = 20150101
 
 
-def in_play_order(track_order_report: dict) -> bool:
-    """Whether data_processing's order check found the rows in play order."""
-    return bool(track_order_report.get("next_track_is_meaningful", True))
-
-
 def _order(shuffled: bool) -> str:
     if not shuffled:
         return "p.position"

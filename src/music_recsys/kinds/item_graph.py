@@ -1,4 +1,5 @@
-"""Ranking by a track × track graph: the machinery of co-occurrence and transitions."""
+"""Ranking by a track × track graph: the machinery of co-occurrence and sequential rules (its
+serving half: :mod:`music_recsys.kinds.item_graph_serving`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import scipy.sparse as sp
 
 from music_recsys.core.catalog import Query
 from music_recsys.core.ranking import Recommender, rank_sparse, selector
+
+# The graph as CSR arrays: the serving layer's variables, read back by graph_from_arrays.
+GRAPH_INDPTR, GRAPH_INDICES, GRAPH_VALUES = "graph_indptr", "graph_indices", "graph_values"
+GRAPH_ARRAYS = (GRAPH_INDPTR, GRAPH_INDICES, GRAPH_VALUES)
 
 
 @dataclass
@@ -23,7 +28,8 @@ class ItemGraph(Recommender):
 
     def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gathers the seeds' rows of the graph and sums them: the cost follows the seeds'
-        neighbours, not the catalog (:func:`~.base.rank_sparse` orders them)."""
+        neighbours, not the catalog (:func:`~music_recsys.core.ranking.rank_sparse` orders
+        them)."""
         product = (selector(queries, len(self.index)) @ self.graph).tocsr()
         return rank_sparse(product, queries, k, self.index.counts.astype(np.float32))
 
@@ -34,9 +40,9 @@ class ItemGraph(Recommender):
 
 
 def graph_from_arrays(cls, index, arrays: dict, name: str) -> ItemGraph:
-    """An item graph rebuilt from a package's ``graph_*`` variables."""
+    """An item graph rebuilt from a package's :data:`GRAPH_ARRAYS`."""
     n = len(index)
     graph = sp.csr_matrix(
-        (arrays["graph_values"], arrays["graph_indices"], arrays["graph_indptr"]), shape=(n, n)
+        (arrays[GRAPH_VALUES], arrays[GRAPH_INDICES], arrays[GRAPH_INDPTR]), shape=(n, n)
     )
     return cls(index, name=name, graph=graph)

@@ -56,7 +56,7 @@ class RecommenderServingModel(keras.Model):
         self.popularity = keras.Variable(
             index.counts.astype(np.float32), trainable=False, name="popularity"
         )
-        self.scorer = kind_named(recommender.kind).serving_layer(recommender, self.k)
+        self.scorer = kind_named(recommender.kind).serving_layer_for(recommender, self.k)
 
     def _query(self, seed_track_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Catalog indices (-1: unknown or padding), known mask and recency weights."""

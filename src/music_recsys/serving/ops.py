@@ -232,33 +232,3 @@ def is_member(values: tf.Tensor, sorted_keys: tf.Tensor) -> tf.Tensor:
     position = tf.searchsorted(sorted_keys, flat)  # 0 .. len(sorted_keys)
     padded = tf.concat([sorted_keys, tf.constant([-1], tf.int64)], axis=0)  # -1: never a key
     return tf.reshape(tf.equal(tf.gather(padded, position), flat), tf.shape(values))
-
-
-class GraphLayer(keras.layers.Layer):
-    """Item-graph kinds (co-occurrence, transitions): the seeds' rows of the graph, weighted
-    and summed in the evaluation's order (seeds by catalog index)."""
-
-    def __init__(self, recommender, k: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.n, self.k = len(recommender.index), k
-        graph = recommender.graph.tocsr()
-        graph.sort_indices()
-        self.graph_indptr = constant(graph.indptr.astype(np.int64), "graph_indptr")
-        self.graph_indices = constant(graph.indices.astype(np.int32), "graph_indices")
-        self.graph_values = constant(graph.data.astype(np.float32), "graph_values")
-
-    def call(self, indices, known, weights, popularity):
-        seed_keys, seed_weights = query_seeds(indices, known, weights, self.n)
-        # Keys row * n + track, in seed order: tf.unique keeps first occurrences in order, so
-        # each key's terms are summed in seed order, as the evaluation sums.
-        keys, values = gather_rows(
-            self.graph_indptr,
-            self.graph_indices,
-            self.graph_values,
-            seed_keys,
-            seed_weights,
-            self.n,
-            self.n,
-        )
-        keys, sums = sum_by_key(keys, values)
-        return rank_scored(keys, sums, seed_keys, indices, known, popularity, self.n, self.k)

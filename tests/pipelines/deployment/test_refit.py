@@ -6,11 +6,13 @@ import pytest
 
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds import blend, cooccurrence, playlist_knn
+from music_recsys.kinds.blend.model import Blend
+from music_recsys.kinds.cooccurrence import CooccurrenceSettings
+from music_recsys.kinds.playlist_knn import PlaylistKnnSettings
 from music_recsys.pipelines.deployment.nodes import refit_for_deployment
 from music_recsys.pipelines.deployment.params import DeploymentParams
+from tests.shared import ORDERED, fit
 
-ORDERED = {"next_track_is_meaningful": True}
 ROWS = pd.DataFrame(
     [
         (p, pos, f"X|||{t}")
@@ -33,16 +35,14 @@ def evaluated():
     train = relation(TRAIN)
     index = build_track_index(train)
     fitted = {
-        "cooccurrence": cooccurrence.fit(
-            train, index, ORDERED, cooccurrence.CooccurrenceSettings(window=2)
-        )[0],
-        "playlist_knn": playlist_knn.fit(
-            train, index, ORDERED, playlist_knn.PlaylistKnnSettings(neighbours=3)
-        )[0],
+        "cooccurrence": fit(
+            "cooccurrence", train, CooccurrenceSettings(window=2), index=index
+        ).recommender,
+        "playlist_knn": fit(
+            "playlist_knn", train, PlaylistKnnSettings(neighbours=3), index=index
+        ).recommender,
     }
-    for name, model in fitted.items():
-        model.name = name
-    fitted["blend"] = blend.Blend(
+    fitted["blend"] = Blend(
         index=fitted["cooccurrence"].index,
         name="blend",
         components=[fitted["cooccurrence"], fitted["playlist_knn"]],

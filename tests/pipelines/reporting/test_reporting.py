@@ -194,7 +194,7 @@ def _embedding(n: int = 40) -> Embedding:
     return Embedding(index, query_vectors=vectors, item_vectors=vectors, has_vector=has)
 
 
-def test_latent_space_maps_the_selected_embedding_or_the_best_word2vec_variant():
+def test_latent_space_maps_the_selected_embedding_or_the_best_candidate_with_vectors():
     genres = pd.DataFrame({"track_id": ["t0", "t1"], "genre": ["rock", "pop"]})
     params = LatentSpaceParams(n_tracks=20, perplexity=5)
     w2v = _embedding()
@@ -224,7 +224,8 @@ def test_latent_space_maps_the_selected_embedding_or_the_best_word2vec_variant()
     projection, info = latent_space(
         SELECTION, _results(), genres, params, w2v_a=loader("w2v_a"), w2v_b=loader("w2v_b")
     )
-    assert info["model"] == "w2v_a" and "baseline" in info["note"]
+    assert info["model"] == "w2v_a"
+    assert "cooccurrence (cooccurrence), has no track vectors" in info["note"]
     assert {"x", "y"} <= set(projection.columns)
     assert loaded == ["w2v_a", "w2v_a"]  # only the mapped model is ever loaded
 

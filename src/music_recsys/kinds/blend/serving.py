@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from music_recsys.kinds import kind
-from music_recsys.kinds.blend import component_prefix
+from music_recsys.kinds.blend.model import component_prefix
 from music_recsys.serving.ops import query_seeds, rank_scored, sum_by_key, variable_prefix
 
 
@@ -21,7 +21,7 @@ class BlendLayer(keras.layers.Layer):
         self.parts = []
         for position, c in enumerate(recommender.components):
             with variable_prefix(component_prefix(position)):
-                self.parts.append(kind(c.kind).serving_layer(c, min(recommender.depth, self.n)))
+                self.parts.append(kind(c.kind).serving_layer_for(c, min(recommender.depth, self.n)))
 
     def call(self, indices, known, weights, popularity):
         n = tf.constant(self.n, tf.int64)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from music_recsys.core.catalog import TrackIndex
-from music_recsys.kinds import Kind, Settings
-from music_recsys.kinds.item_graph import ItemGraph, graph_from_arrays
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
+from music_recsys.kinds.item_graph import GRAPH_ARRAYS, ItemGraph, graph_from_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -34,25 +34,31 @@ class Cooccurrence(ItemGraph):
     kind: str = field(default="cooccurrence", init=False)
 
 
-def fit(playlists, track_index, track_order_report: dict, settings: CooccurrenceSettings):
+def fit(inputs: FitInputs, settings: CooccurrenceSettings) -> Fitted:
     """Counts the pairs into a symmetric graph (:func:`~music_recsys.core.training_rows.pair_graph`)."""
-    from music_recsys.core.training_rows import in_play_order, pair_graph  # noqa: PLC0415
+    from music_recsys.core.training_rows import pair_graph  # noqa: PLC0415 - DuckDB: to fit only
 
     started = time.perf_counter()
-    shuffled = settings.window is not None and not in_play_order(track_order_report)
+    shuffled = settings.window is not None and not inputs.in_play_order
     if shuffled:
         logger.info(
             "Co-occurrence: rows are sorted by title, so the ±%d window reads each playlist in "
             "a seeded random order (companions, not alphabetical neighbours)",
             settings.window,
         )
-    matrix = pair_graph(playlists, track_index, settings.window, directed=False, shuffled=shuffled)
+    matrix = pair_graph(
+        inputs.playlists, inputs.track_index, settings.window, directed=False, shuffled=shuffled
+    )
     logger.info("Co-occurrence graph: %d tracks, %d non-zero pairs", matrix.shape[0], matrix.nnz)
-    model = Cooccurrence(TrackIndex.from_frame(track_index), name="cooccurrence", graph=matrix)
+    model = Cooccurrence(TrackIndex.from_frame(inputs.track_index), name=inputs.name, graph=matrix)
     stats = {"fit_seconds": time.perf_counter() - started, "graph_nonzeros": matrix.nnz}
     if shuffled:
         stats["order"] = "window over a seeded random order (rows sorted by title)"
-    return model, stats
+    return Fitted(model, stats)
+
+
+def from_arrays(index: TrackIndex, arrays: dict, name: str, description=None) -> Cooccurrence:
+    return graph_from_arrays(Cooccurrence, index, arrays, name)
 
 
 KIND = Kind(
@@ -61,5 +67,7 @@ KIND = Kind(
     fit=fit,
     simplicity=2,
     baseline=True,
-    from_arrays=lambda index, arrays, name: graph_from_arrays(Cooccurrence, index, arrays, name),
+    serving_layer="music_recsys.kinds.cooccurrence.serving:layer",
+    arrays=GRAPH_ARRAYS,
+    from_arrays=from_arrays,
 )

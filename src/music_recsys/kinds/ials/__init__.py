@@ -19,10 +19,14 @@ import numpy as np
 from pydantic import Field
 
 from music_recsys.core.catalog import Query, TrackIndex
-from music_recsys.kinds import Kind, Settings
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
 from music_recsys.kinds.embedding import Embedding
 
 logger = logging.getLogger(__name__)
+
+# The serving layer's variables (serving.py), read back by from_arrays: the track factors
+# [factors, catalog], YᵀY + λI, and alpha.
+ITEM_FACTORS_T, GRAM, ALPHA = "item_factors_t", "gram", "ials_alpha"
 
 
 class IalsSettings(Settings):
@@ -65,15 +69,15 @@ def _merged(query: Query) -> tuple[np.ndarray, np.ndarray]:
     return indices, weights
 
 
-def fit(playlists, track_index, track_order_report: dict, settings: IalsSettings):
+def fit(inputs: FitInputs, settings: IalsSettings) -> Fitted:
     """Fits ``implicit``'s ALS on the binary playlist × track matrix."""
     from implicit.cpu.als import AlternatingLeastSquares  # noqa: PLC0415 - only to fit
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
-    from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415
+    from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415 - DuckDB: to fit only
 
     started = time.perf_counter()
-    _, matrix = playlist_matrix(playlists, track_index)
+    _, matrix = playlist_matrix(inputs.playlists, inputs.track_index)
     model = AlternatingLeastSquares(
         factors=settings.factors,
         regularization=settings.regularization,
@@ -90,12 +94,16 @@ def fit(playlists, track_index, track_order_report: dict, settings: IalsSettings
     # implicit runs its own threads; BLAS threads on top of them slow it down (its warning).
     with threadpool_limits(1, "blas"):
         model.fit(matrix.astype(np.float32), show_progress=False)
-    recommender = build(TrackIndex.from_frame(track_index), model.item_factors, settings, "ials")
-    return recommender, {
-        "fit_seconds": time.perf_counter() - started,
-        "factors": settings.factors,
-        "iterations": settings.iterations,
-    }
+    index = TrackIndex.from_frame(inputs.track_index)
+    recommender = build(index, model.item_factors, settings, inputs.name)
+    return Fitted(
+        recommender,
+        {
+            "fit_seconds": time.perf_counter() - started,
+            "factors": settings.factors,
+            "iterations": settings.iterations,
+        },
+    )
 
 
 def build(index: TrackIndex, item_factors: np.ndarray, settings: IalsSettings, name: str) -> Ials:
@@ -105,11 +113,11 @@ def build(index: TrackIndex, item_factors: np.ndarray, settings: IalsSettings, n
     return _ials(index, factors, gram, settings.alpha, name)
 
 
-def from_arrays(index: TrackIndex, arrays: dict, name: str) -> Ials:
+def from_arrays(index: TrackIndex, arrays: dict, name: str, description=None) -> Ials:
     """The recommender rebuilt from a package's variables (see ``serving.py``)."""
-    factors = np.ascontiguousarray(np.asarray(arrays["item_factors_t"]).T)
-    alpha = float(np.asarray(arrays["ials_alpha"])[0])
-    return _ials(index, factors, np.asarray(arrays["gram"]), alpha, name)
+    factors = np.ascontiguousarray(np.asarray(arrays[ITEM_FACTORS_T]).T)
+    alpha = float(np.asarray(arrays[ALPHA])[0])
+    return _ials(index, factors, np.asarray(arrays[GRAM]), alpha, name)
 
 
 def _ials(index: TrackIndex, factors: np.ndarray, gram: np.ndarray, alpha: float, name: str):
@@ -130,5 +138,8 @@ KIND = Kind(
     settings=IalsSettings,
     fit=fit,
     simplicity=4,
+    has_track_vectors=True,
+    serving_layer="music_recsys.kinds.ials.serving:layer",
+    arrays=(ITEM_FACTORS_T, GRAM, ALPHA),
     from_arrays=from_arrays,
 )

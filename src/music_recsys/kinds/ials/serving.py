@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from music_recsys.kinds.ials import ALPHA, GRAM, ITEM_FACTORS_T
 from music_recsys.serving.ops import constant, dense_rank, query_seeds
 
 
@@ -18,10 +19,10 @@ class IalsLayer(keras.layers.Layer):
         # Stored once, [factors, catalog] (the scoring's GEMV layout); the seeds' factors are
         # gathered from its columns.
         self.item_factors_t = constant(
-            np.ascontiguousarray(recommender.item_vectors.T), "item_factors_t"
+            np.ascontiguousarray(recommender.item_vectors.T), ITEM_FACTORS_T
         )
-        self.gram = constant(recommender.gram.astype(np.float64), "gram")
-        self.ials_alpha = constant(np.array([self.alpha]), "ials_alpha")  # for the arrays
+        self.gram = constant(recommender.gram.astype(np.float64), GRAM)
+        self.ials_alpha = constant(np.array([self.alpha]), ALPHA)  # for the arrays
 
     def call(self, indices, known, weights, popularity):
         n = tf.constant(self.n, tf.int64)

@@ -9,7 +9,7 @@ import numpy as np
 
 from music_recsys.core.catalog import Query, TrackIndex
 from music_recsys.core.ranking import Recommender, most_popular
-from music_recsys.kinds import Kind, Settings
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
 
 
 class MostPopularSettings(Settings):
@@ -41,11 +41,15 @@ class MostPopular(Recommender):
         return 8 * (len(query.indices) + 1)
 
 
-def fit(playlists, track_index, track_order_report: dict, settings: MostPopularSettings):
+def fit(inputs: FitInputs, settings: MostPopularSettings) -> Fitted:
     """The popularity baseline: read off the catalog's order."""
     started = time.perf_counter()
-    model = MostPopular(TrackIndex.from_frame(track_index), name="most_popular")
-    return model, {"fit_seconds": time.perf_counter() - started}
+    model = MostPopular(TrackIndex.from_frame(inputs.track_index), name=inputs.name)
+    return Fitted(model, {"fit_seconds": time.perf_counter() - started})
+
+
+def from_arrays(index: TrackIndex, arrays: dict, name: str, description=None) -> MostPopular:
+    return MostPopular(index, name=name)
 
 
 KIND = Kind(
@@ -54,5 +58,7 @@ KIND = Kind(
     fit=fit,
     simplicity=0,
     baseline=True,
-    from_arrays=lambda index, arrays, name: MostPopular(index, name=name),
+    serving_layer="music_recsys.kinds.most_popular.serving:layer",
+    arrays=(),  # the popularity every package holds
+    from_arrays=from_arrays,
 )

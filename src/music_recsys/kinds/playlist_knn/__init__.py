@@ -34,9 +34,28 @@ from pydantic import Field
 
 from music_recsys.core.catalog import Query, TrackIndex
 from music_recsys.core.ranking import Recommender, rank_sparse, selector
-from music_recsys.kinds import Kind, Settings
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
 
 logger = logging.getLogger(__name__)
+
+# The serving layer's variables (serving.py), read back by from_arrays.
+TRACK_INDPTR, TRACK_PLAYLISTS = "track_indptr", "track_playlists"
+PLAYLIST_INDPTR, PLAYLIST_TRACKS = "playlist_indptr", "playlist_tracks"
+TRACK_WEIGHT, PLAYLIST_NORM, PRIORITY, KNN_SETTINGS = (
+    "track_weight",
+    "playlist_norm",
+    "priority",
+    "knn_settings",
+)
+ARRAYS = (
+    TRACK_INDPTR,
+    TRACK_PLAYLISTS,
+    PLAYLIST_INDPTR,
+    PLAYLIST_TRACKS,
+    TRACK_WEIGHT,
+    PLAYLIST_NORM,
+    KNN_SETTINGS,
+)  # and PRIORITY, with a sample_size
 
 
 class PlaylistKnnSettings(Settings):
@@ -170,13 +189,13 @@ def build(index: TrackIndex, matrix: sp.csr_matrix, settings: PlaylistKnnSetting
     )
 
 
-def fit(playlists, track_index, track_order_report: dict, settings: PlaylistKnnSettings):
+def fit(inputs: FitInputs, settings: PlaylistKnnSettings) -> Fitted:
     """Keeps the training playlists as a sparse matrix (and its transpose)."""
-    from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415
+    from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415 - DuckDB: to fit only
 
     started = time.perf_counter()
-    _, matrix = playlist_matrix(playlists, track_index)
-    model = build(TrackIndex.from_frame(track_index), matrix, settings, "playlist_knn")
+    _, matrix = playlist_matrix(inputs.playlists, inputs.track_index)
+    model = build(TrackIndex.from_frame(inputs.track_index), matrix, settings, inputs.name)
     logger.info(
         "Playlist-kNN: %d training playlists, %d entries; %d neighbours by %s%s",
         matrix.shape[0],
@@ -185,11 +204,14 @@ def fit(playlists, track_index, track_order_report: dict, settings: PlaylistKnnS
         settings.similarity,
         ", idf" if settings.idf else "",
     )
-    return model, {
-        "fit_seconds": time.perf_counter() - started,
-        "playlists": matrix.shape[0],
-        "entries": matrix.nnz,
-    }
+    return Fitted(
+        model,
+        {
+            "fit_seconds": time.perf_counter() - started,
+            "playlists": matrix.shape[0],
+            "entries": matrix.nnz,
+        },
+    )
 
 
 SIMILARITIES = ("cosine", "jaccard")
@@ -204,25 +226,25 @@ def settings_array(model: PlaylistKnn) -> np.ndarray:
     )
 
 
-def from_arrays(index: TrackIndex, arrays: dict, name: str) -> PlaylistKnn:
-    """The recommender rebuilt from a package's variables (see ``serving.py``)."""
-    neighbours, similarity, sample, exponent = np.asarray(arrays["knn_settings"]).tolist()
-    indptr = np.asarray(arrays["playlist_indptr"])
+def from_arrays(index: TrackIndex, arrays: dict, name: str, description=None) -> PlaylistKnn:
+    """The recommender rebuilt from a package's variables (:data:`ARRAYS`; see ``serving.py``)."""
+    neighbours, similarity, sample, exponent = np.asarray(arrays[KNN_SETTINGS]).tolist()
+    indptr = np.asarray(arrays[PLAYLIST_INDPTR])
     n, m = len(index), len(indptr) - 1
-    tracks = np.asarray(arrays["playlist_tracks"])
-    playlists_of = np.asarray(arrays["track_playlists"])
+    tracks = np.asarray(arrays[PLAYLIST_TRACKS])
+    playlists_of = np.asarray(arrays[TRACK_PLAYLISTS])
     playlists = sp.csr_matrix((np.ones(len(tracks)), tracks, indptr), shape=(m, n))
     by_track = sp.csr_matrix(
-        (np.ones(len(playlists_of)), playlists_of, np.asarray(arrays["track_indptr"])), shape=(n, m)
+        (np.ones(len(playlists_of)), playlists_of, np.asarray(arrays[TRACK_INDPTR])), shape=(n, m)
     )
     return PlaylistKnn(
         index,
         name=name,
         playlists=playlists,
         by_track=by_track,
-        track_weight=np.asarray(arrays["track_weight"]),
-        playlist_norm=np.asarray(arrays["playlist_norm"]),
-        priority=np.asarray(arrays["priority"]) if "priority" in arrays else None,
+        track_weight=np.asarray(arrays[TRACK_WEIGHT]),
+        playlist_norm=np.asarray(arrays[PLAYLIST_NORM]),
+        priority=np.asarray(arrays[PRIORITY]) if PRIORITY in arrays else None,
         neighbours=int(neighbours),
         similarity=SIMILARITIES[int(similarity)],
         sample_size=None if sample < 0 else int(sample),
@@ -235,5 +257,7 @@ KIND = Kind(
     settings=PlaylistKnnSettings,
     fit=fit,
     simplicity=3,
+    serving_layer="music_recsys.kinds.playlist_knn.serving:layer",
+    arrays=ARRAYS,
     from_arrays=from_arrays,
 )

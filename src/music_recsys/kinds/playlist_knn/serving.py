@@ -8,7 +8,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from music_recsys.kinds.playlist_knn import settings_array
+from music_recsys.kinds.playlist_knn import (
+    KNN_SETTINGS,
+    PLAYLIST_INDPTR,
+    PLAYLIST_NORM,
+    PLAYLIST_TRACKS,
+    PRIORITY,
+    TRACK_INDPTR,
+    TRACK_PLAYLISTS,
+    TRACK_WEIGHT,
+    settings_array,
+)
 from music_recsys.serving.ops import (
     constant,
     gather_rows,
@@ -29,16 +39,16 @@ class PlaylistKnnLayer(keras.layers.Layer):
         self.sample_size = recommender.sample_size
         self.vote_exponent = float(recommender.vote_exponent)
         by_track, playlists = recommender.by_track, recommender.playlists
-        self.track_playlists_indptr = constant(by_track.indptr.astype(np.int64), "track_indptr")
-        self.track_playlists = constant(by_track.indices.astype(np.int32), "track_playlists")
-        self.playlist_tracks_indptr = constant(playlists.indptr.astype(np.int64), "playlist_indptr")
-        self.playlist_tracks = constant(playlists.indices.astype(np.int32), "playlist_tracks")
-        self.track_weight = constant(recommender.track_weight.astype(np.float64), "track_weight")
-        self.playlist_norm = constant(recommender.playlist_norm.astype(np.float64), "playlist_norm")
+        self.track_playlists_indptr = constant(by_track.indptr.astype(np.int64), TRACK_INDPTR)
+        self.track_playlists = constant(by_track.indices.astype(np.int32), TRACK_PLAYLISTS)
+        self.playlist_tracks_indptr = constant(playlists.indptr.astype(np.int64), PLAYLIST_INDPTR)
+        self.playlist_tracks = constant(playlists.indices.astype(np.int32), PLAYLIST_TRACKS)
+        self.track_weight = constant(recommender.track_weight.astype(np.float64), TRACK_WEIGHT)
+        self.playlist_norm = constant(recommender.playlist_norm.astype(np.float64), PLAYLIST_NORM)
         if self.sample_size is not None:
-            self.priority = constant(recommender.priority.astype(np.int64), "priority")
+            self.priority = constant(recommender.priority.astype(np.int64), PRIORITY)
         # The settings too, so that a package's arrays alone rebuild the recommender.
-        self.knn_settings = constant(settings_array(recommender), "knn_settings")
+        self.knn_settings = constant(settings_array(recommender), KNN_SETTINGS)
 
     def call(self, indices, known, weights, popularity):
         n, m = self.n, self.m

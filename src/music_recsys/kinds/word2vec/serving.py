@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from music_recsys.kinds.word2vec import HAS_VECTOR, ITEM_VECTORS_T, QUERY_VECTORS
 from music_recsys.serving.ops import constant, dense_rank, mask_unscorable
 
 
@@ -14,13 +15,13 @@ class EmbeddingLayer(keras.layers.Layer):
     def __init__(self, recommender, k: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.n, self.k = len(recommender.index), k
-        self.query_vectors = constant(recommender.query_vectors, "query_vectors")
+        self.query_vectors = constant(recommender.query_vectors, QUERY_VECTORS)
         # Stored [dim, catalog]: the product with a query is then a row-major GEMV, 30 %
         # faster than multiplying by the transpose of [catalog, dim].
         self.item_vectors_t = constant(
-            np.ascontiguousarray(recommender.item_vectors.T), "item_vectors_t"
+            np.ascontiguousarray(recommender.item_vectors.T), ITEM_VECTORS_T
         )
-        self.has_vector = constant(recommender.has_vector, "has_vector")
+        self.has_vector = constant(recommender.has_vector, HAS_VECTOR)
         self.all_have_vectors = bool(recommender.has_vector.all())  # then skip the mask
 
     def call(self, indices, known, weights, popularity):

@@ -1,16 +1,106 @@
-"""Nodes of the data_science pipeline beyond the core's own functions: the test split scored
-once, and the run's figures for the reports and MLflow."""
+"""Nodes of the data_science pipeline: each candidate's fit and evaluation (whatever its kind:
+the kind's contract says what it reads), the test split scored once, and the run's figures for
+the reports and MLflow."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import pandas as pd
 
-from music_recsys.core.evaluation import evaluate
+from music_recsys.core.evaluation import Answers, evaluate, summarise
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.ranking import Recommender
+from music_recsys.kinds import FitInputs, Kind, kind
+
+
+def for_candidate(func: Callable, candidate_kind: Kind, name: str) -> Callable:
+    """``func`` with its candidate's kind and name fixed, keeping its name and docstring (for
+    node names and kedro-viz), its ``settings`` typed as the kind's settings: Kedro validates a
+    ``params:`` input against its type hint before any node runs. (Kedro pairs a node's inputs
+    with the function's parameters by position, so the data parameters come first, in the
+    order of the node's inputs, and the fixed ones last.)"""
+    fixed = functools.update_wrapper(
+        functools.partial(func, kind_name=candidate_kind.name, name=name), func
+    )
+    fixed.__annotations__ = dict(func.__annotations__) | {"settings": candidate_kind.settings}
+    return fixed
+
+
+def train_shared(
+    playlists_train,
+    track_index: pd.DataFrame,
+    track_order_report: dict,
+    settings,
+    kind_name: str = "",
+    name: str = "",
+):
+    """The first stage the candidates of a kind share (its ``shared_training``): word2vec's
+    vectors, trained once for the variants that differ only in scoring."""
+    inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
+    return kind(kind_name).shared_training.train(inputs, settings)
+
+
+def fit_candidate(
+    playlists_train,
+    track_index: pd.DataFrame,
+    track_order_report: dict,
+    settings,
+    validation_queries: pd.DataFrame | None = None,
+    evaluation: EvaluationParams | None = None,
+    trained=None,
+    kind_name: str = "",
+    name: str = "",
+    **components: Recommender,
+):
+    """One candidate's fit (:class:`~music_recsys.kinds.contract.Kind` ``fit``), given what
+    its kind declares it reads: the validation queries, a shared training's output, the fitted
+    candidates it is built from.
+
+    Returns:
+        The recommender (named after its candidate) and its training statistics, and for a
+        kind that ``reads_validation`` its own answers on the validation queries.
+    """
+    candidate_kind = kind(kind_name)
+    inputs = FitInputs(
+        playlists_train,
+        track_index,
+        track_order_report,
+        name=name,
+        validation_queries=validation_queries,
+        evaluation=evaluation,
+        components=components,
+        trained=trained,
+    )
+    fitted = candidate_kind.fit(inputs, settings)
+    fitted.recommender.name = name
+    if candidate_kind.reads_validation:
+        return fitted.recommender, fitted.stats, fitted.validation
+    return fitted.recommender, fitted.stats
+
+
+def evaluate_candidate(
+    recommender: Recommender,
+    validation_queries: pd.DataFrame,
+    evaluation: EvaluationParams,
+    validation_answers: Answers | None = None,
+    name: str = "",
+) -> tuple[dict, pd.DataFrame]:
+    """A candidate's validation figures (:func:`~music_recsys.core.evaluation.evaluate`), or,
+    for a kind that answered the validation queries itself (the blend's cross-fitted answers),
+    the same figures from those answers."""
+    if validation_answers is not None:
+        return summarise(
+            recommender,
+            validation_answers.ranked,
+            validation_queries,
+            evaluation,
+            validation_answers.seconds,
+            name=name,
+        )
+    return evaluate(recommender, validation_queries, evaluation, name=name)
 
 
 def evaluate_on_test(

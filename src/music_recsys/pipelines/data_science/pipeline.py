@@ -4,67 +4,41 @@ Candidates are declared in ``conf/base/parameters_data_science.yml``: every top-
 holding one block named after a kind (:mod:`music_recsys.kinds`). Each candidate is the same
 small template — its kind's fit, then the evaluation on validation — under its own namespace,
 so kedro-viz shows one box per candidate and ``kedro run --namespaces playlist_knn`` runs one.
+What a kind declares (:class:`~music_recsys.kinds.contract.Kind`) decides the template's
+inputs: the validation queries for a kind that tunes on them (and answers them itself), the
+fitted candidates it is built from, a first stage shared with candidates of the same kind.
 """
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
-from kedro.config import OmegaConfigLoader
-from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
+from pydantic import ValidationError
 
-from music_recsys.core.evaluation import evaluate
 from music_recsys.core.protocol import choose_protocol
 from music_recsys.core.queries import build_queries
 from music_recsys.core.selection import select_candidate
 from music_recsys.core.training_rows import build_track_index
-from music_recsys.kinds import Candidate, candidates
+from music_recsys.kinds import Candidate
+from music_recsys.pipelines.candidates import declared_candidates, kind_table
 from music_recsys.pipelines.data_science.mlflow_model import package_for_mlflow
 from music_recsys.pipelines.data_science.nodes import (
     build_results_table,
     collect_mlflow_metrics,
+    evaluate_candidate,
     evaluate_on_test,
+    fit_candidate,
+    for_candidate,
+    train_shared,
 )
-from music_recsys.project import project_root
 
 SHARED_INPUTS = {"playlists_train", "track_index", "validation_queries", "track_order_report"}
-
-
-def _parameters(conf_source: str | None = None) -> dict:
-    source = Path(conf_source or settings.CONF_SOURCE)
-    if not source.is_absolute():
-        source = project_root() / source
-    loader = OmegaConfigLoader(conf_source=str(source), base_env="base", default_run_env="local")
-    return loader["parameters"]
-
-
-def declared_candidates(conf_source: str | None = None) -> dict[str, Candidate]:
-    """The candidates in the parameters (base and local environments).
-
-    Pipelines are built before a run's ``--env`` and ``--params`` are known, so candidates are
-    declared in conf/base (or conf/local); a run can change a candidate's values, not add one.
-    """
-    return candidates(_parameters(conf_source))
-
-
-def word2vec_variants(conf_source: str | None = None) -> list[str]:
-    """Names of the word2vec candidates."""
-    return [n for n, c in declared_candidates(conf_source).items() if c.kind.name == "word2vec"]
-
-
-def kind_table(found: dict[str, Candidate]) -> dict[str, dict]:
-    """Per candidate, what selection and reports need to know of its kind."""
-    return {
-        name: {
-            "kind": c.kind.name,
-            "simplicity": c.kind.simplicity,
-            "baseline": c.kind.baseline,
-            "needs_play_order": c.kind.needs_play_order,
-        }
-        for name, c in found.items()
-    }
+TRAINING_INPUTS = {
+    "playlists_train": "playlists_train",
+    "track_index": "track_index",
+    "track_order_report": "track_order_report",
+}
 
 
 def partial_named(func, **fixed):
@@ -73,37 +47,94 @@ def partial_named(func, **fixed):
     return functools.update_wrapper(functools.partial(func, **fixed), func)
 
 
-def _candidate(candidate: Candidate, found: dict[str, Candidate]) -> Pipeline:
-    kind = candidate.kind
-    if kind.nodes is not None:
-        fits, inputs = kind.nodes(candidate, found)
-    else:
-        fits = [
-            Node(
-                kind.fit,
-                ["playlists_train", "track_index", "track_order_report", f"params:{kind.name}"],
-                ["recommender@model", "training_metrics"],
-                name="fit_node",
-                tags="training",
+def _settings(candidate: Candidate):
+    """The candidate's settings from conf, or None where they do not validate (Kedro's own
+    validation then names the problem before any node runs)."""
+    try:
+        return candidate.validated()
+    except (ValidationError, TypeError):
+        return None
+
+
+def shared_training_leader(candidate: Candidate, found: dict[str, Candidate]) -> str:
+    """The candidate whose shared training ``candidate`` reads: the first by name of its kind
+    with the same training key (itself, when none comes before it)."""
+    sharing = candidate.kind.shared_training
+    mine = _settings(candidate)
+    if sharing is None or mine is None:
+        return candidate.name
+    for name in sorted(found):
+        other = found[name]
+        theirs = _settings(other) if other.kind is candidate.kind else None
+        if theirs is not None and sharing.key(theirs) == sharing.key(mine):
+            return name
+    return candidate.name
+
+
+def candidate_pipeline(candidate: Candidate, found: dict[str, Candidate]) -> Pipeline:
+    """One candidate's fit and evaluation, in its namespace (see the module doc)."""
+    kind, name = candidate.kind, candidate.name
+    settings = _settings(candidate)
+    components = kind.component_names(settings) if settings is not None else ()
+    missing = [c for c in components if c not in found]
+    if missing:
+        raise ValueError(f"'{name}' is built from candidates that are not candidates: {missing}")
+    # In fit_candidate's parameter order (Kedro pairs params: inputs with parameters by
+    # position): the training inputs and settings, the validation, the shared training, then
+    # the components.
+    fit_inputs = TRAINING_INPUTS | {"settings": f"params:{kind.name}"}
+    if kind.reads_validation:
+        fit_inputs |= {
+            "validation_queries": "validation_queries",
+            "evaluation": "params:evaluation",
+        }
+    outside = {f"{c}.recommender@model": f"{c}.recommender@model" for c in components}
+    nodes = []
+    if kind.shared_training is not None:
+        leader = shared_training_leader(candidate, found)
+        if leader == name:
+            nodes.append(
+                Node(
+                    for_candidate(train_shared, kind, name),
+                    TRAINING_INPUTS | {"settings": f"params:{kind.name}"},
+                    "trained",
+                    name="train_node",
+                    tags="training",
+                )
             )
-        ]
-        inputs = {}
-    if not any("validation_metrics" in n.outputs for n in fits):  # the blend evaluates its own
-        evaluation = Node(
-            partial_named(evaluate, name=candidate.name),
-            inputs=["recommender@model", "validation_queries", "params:evaluation"],
-            outputs=["validation_metrics", "validation_ranks"],
+            fit_inputs["trained"] = "trained"
+        else:
+            fit_inputs["trained"] = f"{leader}.trained"
+            outside[f"{leader}.trained"] = f"{leader}.trained"
+    fit_inputs |= {c: f"{c}.recommender@model" for c in components}
+    answers = ["validation_answers"] if kind.reads_validation else []
+    nodes.append(
+        Node(
+            for_candidate(fit_candidate, kind, name),
+            fit_inputs,
+            ["recommender@model", "training_metrics", *answers],
+            name="fit_node",
+            tags="training",
+        )
+    )
+    evaluation_inputs = {
+        "recommender": "recommender@model",
+        "validation_queries": "validation_queries",
+        "evaluation": "params:evaluation",
+    } | {answer: answer for answer in answers}
+    nodes.append(
+        Node(
+            partial_named(evaluate_candidate, name=name),
+            evaluation_inputs,
+            ["validation_metrics", "validation_ranks"],
             name="evaluate_validation_node",
             tags="evaluation",
         )
-        fits = [*fits, evaluation]
-    template = Pipeline(fits)
+    )
+    template = Pipeline(nodes)
     shared = {dataset: dataset for dataset in SHARED_INPUTS & template.inputs()}
     return Pipeline(
-        template,
-        namespace=candidate.name,
-        inputs=shared | inputs,
-        parameters={"params:evaluation"},
+        template, namespace=name, inputs=shared | outside, parameters={"params:evaluation"}
     )
 
 
@@ -199,4 +230,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    return shared + sum((_candidate(found[n], found) for n in names), Pipeline([])) + selection
+    return (
+        shared + sum((candidate_pipeline(found[n], found) for n in names), Pipeline([])) + selection
+    )

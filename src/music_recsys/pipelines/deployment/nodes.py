@@ -17,7 +17,7 @@ from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.ranking import Recommender
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.datasets.sagemaker_endpoint import DeploymentRequest
-from music_recsys.kinds import candidates, registry
+from music_recsys.kinds import FitInputs, candidates, registry
 from music_recsys.progress import Progress
 from music_recsys.serving import handler_source
 from music_recsys.serving.package import ModelArchive, ModelPackage
@@ -73,22 +73,26 @@ def refit_for_deployment(
         model = evaluated[name]()
         model.name = name
         return model, info | {"fit": "training playlists only (the evaluated fit)"}
-    candidate = declared[name]
     rows = playlist_tracks.project("playlist_id, position, track_id")
     index = build_track_index(rows)
-    settings = candidate.validated()
-    if candidate.kind.refit is not None:
-        model = candidate.kind.refit(
-            rows, index, track_order_report, settings, evaluated[name], declared
+
+    def refit(candidate_name: str) -> Recommender:
+        """A candidate refit on every playlist by its kind (a blend refits its components
+        through this same function, and keeps its evaluated weights)."""
+        candidate = declared[candidate_name]
+        inputs = FitInputs(
+            rows, index, track_order_report, name=candidate_name, refit_component=refit
         )
-    else:
-        model, _ = candidate.kind.fit(rows, index, track_order_report, settings)
-    model.name = name
+        model = candidate.kind.refitted(inputs, candidate.validated(), evaluated[candidate_name])
+        model.name = candidate_name
+        return model
+
+    model = refit(name)
     logger.info("Refit %s on every playlist: %d tracks in the catalog", name, len(index))
     return model, info | {
         "fit": "all playlists (train + validation + test)",
         "catalog_tracks": len(index),
-        "is_baseline": registry()[candidate.kind.name].baseline,
+        "is_baseline": declared[name].kind.baseline,
     }
 
 

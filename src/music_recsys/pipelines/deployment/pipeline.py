@@ -7,7 +7,7 @@ evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true.
 
 from kedro.pipeline import Node, Pipeline
 
-from music_recsys.pipelines.data_science.pipeline import declared_candidates
+from music_recsys.pipelines.candidates import declared_candidates
 
 from .nodes import (
     check_package,

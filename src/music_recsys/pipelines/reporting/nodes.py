@@ -18,37 +18,40 @@ def latent_space(
     model_results: pd.DataFrame,
     track_genres: pd.DataFrame,
     latent_space: LatentSpaceParams,
-    **word2vec_recommenders: Callable[[], Recommender],
+    **with_vectors: Callable[[], Recommender],
 ) -> tuple[pd.DataFrame, dict]:
-    """t-SNE of the selected model's track vectors, or of the best word2vec variant's.
+    """t-SNE of the selected model's track vectors, or of the best candidate's that has some.
 
-    A baseline has no vectors to map: when one is selected, the word2vec variant with the best
-    validation score is mapped instead, and the caption says so. Only the mapped model is
-    loaded (the arguments are loaders, ``<variant>.recommender@loader``).
+    Not every kind has track vectors (kNN ranks by neighbouring playlists, the graphs by
+    links): when the selected one has none, the candidate with vectors that scores best on
+    validation is mapped instead, and the caption says so. ``with_vectors`` holds a loader per
+    candidate whose kind has track vectors (``<candidate>.recommender@loader``); only the mapped
+    one is loaded.
 
     Returns:
         The projection (``track_id``, ``x``, ``y``, ``genre``) and which model it shows.
     """
     selected = model_selection["selected"]
-    if selected in word2vec_recommenders:
-        name, note = selected, "The selected model's own vectors."
+    if selected in with_vectors:
+        name, note = selected, f"The selected model's own vectors ({selected})."
     else:
         validation = model_results[
-            (model_results["split"] == "validation") & (model_results["kind"] == "word2vec")
+            (model_results["split"] == "validation")
+            & model_results["candidate"].isin(list(with_vectors))
         ]
         if validation.empty:
             return pd.DataFrame(columns=["track_id", "x", "y", "genre"]), {
                 "model": "none",
-                "note": "No word2vec variant ran.",
+                "note": "No candidate with track vectors ran.",
             }
-        name = validation.sort_values(model_selection["metric"], ascending=False)["candidate"].iloc[
-            0
-        ]
+        ranked = validation.sort_values(model_selection["metric"], ascending=False)
+        name = ranked["candidate"].iloc[0]
+        selected_kind = model_results.loc[model_results["candidate"] == selected, "kind"].iloc[0]
         note = (
-            f"The selected model, {selected}, is a baseline without vectors; "
-            f"shown instead: {name}, the best word2vec variant on validation."
+            f"The selected model, {selected} ({selected_kind}), has no track vectors; shown "
+            f"instead: {name}, the candidate with vectors that scores best on validation."
         )
-    model = word2vec_recommenders[name]()
+    model = with_vectors[name]()
     mapped = np.flatnonzero(model.has_vector)[: latent_space.n_tracks]  # the most frequent
     projection = project_latent_space(
         model.query_vectors[mapped], model.index.track_ids[mapped], track_genres, latent_space

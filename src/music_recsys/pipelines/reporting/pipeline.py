@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from music_recsys.pipelines.data_science.pipeline import word2vec_variants
+from music_recsys.pipelines.candidates import declared_candidates
 
 from .analysis import infer_track_genres, power_law_metrics, power_law_summary
 from .nodes import latent_space
@@ -31,7 +31,7 @@ PLOTS = (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    variants = word2vec_variants()
+    with_vectors = [n for n, c in declared_candidates().items() if c.kind.has_track_vectors]
     return Pipeline(
         [
             Node(
@@ -61,7 +61,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "track_genres": "track_genres",
                     "latent_space": "params:latent_space",
                 }
-                | {name: f"{name}.recommender@loader" for name in variants},
+                | {name: f"{name}.recommender@loader" for name in with_vectors},
                 ["latent_projection", "latent_space_info"],
                 name="project_latent_space_node",
             ),

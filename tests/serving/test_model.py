@@ -12,12 +12,11 @@ from music_recsys.core.catalog import Query  # noqa: E402
 from music_recsys.core.evaluation import rank_targets  # noqa: E402
 from music_recsys.core.protocol import EvaluationParams  # noqa: E402
 from music_recsys.datasets import SageMakerModelArchiveDataset  # noqa: E402
-from music_recsys.kinds import registry  # noqa: E402
 from music_recsys.serving import handler_source  # noqa: E402
 from music_recsys.serving.model import INPUT_SIGNATURE, build_serving_model  # noqa: E402
 from music_recsys.serving.package import ModelPackage  # noqa: E402
-from tests.fitted_kinds import VARIANTS as KINDS  # noqa: E402
-from tests.fitted_kinds import random_queries, write_package  # noqa: E402
+from tests.shared import VARIANTS as KINDS  # noqa: E402
+from tests.shared import random_queries, write_package  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -249,9 +248,3 @@ def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
     expected = [index.track_ids[row[row >= 0]].tolist() for row in top]
     outputs = served(build_serving_model(recommender, 10, 1.0), [list(q) for q in frame["query"]])
     assert [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()] == expected
-
-
-def test_every_registered_kind_has_a_parity_case(models):
-    """A kind added to music_recsys.kinds must be added to the parity cases above."""
-
-    assert {model.kind for model in models.values()} == set(registry())

@@ -1,22 +1,71 @@
-"""One small fitted recommender of every kind (and the settings that change how it serves),
-on hand-made playlists: the cases the serving tests run every kind through."""
+"""What the tests share: hand-made playlists, order-check reports, fitting any kind through
+its contract, one small fitted recommender of every kind, and packages built as the
+deployment builds them. (Fixtures over these are in ``conftest.py``.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from music_recsys.core.catalog import Query, TrackIndex
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import (
+    FitInputs,
+    Fitted,
     blend,
     cooccurrence,
     ials,
+    kind,
     most_popular,
     playlist_knn,
-    transitions,
+    sequential_rules,
     word2vec,
 )
+
+ORDERED = {"next_track_is_meaningful": True, "explanation": "rows in play order"}
+SORTED = {"next_track_is_meaningful": False, "explanation": "rows sorted by title"}
+
+
+def playlists(*tracks_per_playlist: str) -> pd.DataFrame:
+    """Rows from strings like "a b c": one playlist per string, tracks by one-letter name."""
+    return pd.DataFrame(
+        [
+            (pid, pos, f"X|||{t}")
+            for pid, names in enumerate(tracks_per_playlist)
+            for pos, t in enumerate(names.split())
+        ],
+        columns=["playlist_id", "position", "track_id"],
+    )
+
+
+def q(*indices: int, decay: float = 1.0) -> Query:
+    """A query of these catalog indices, oldest first."""
+    return Query.of(np.array(indices, dtype=np.int64), decay)
+
+
+def small_index() -> TrackIndex:
+    """Four tracks, most popular first, two of them tied: a b c d."""
+    return TrackIndex(
+        np.array(["A|||a", "A|||b", "B|||c", "C|||d"], dtype=object), np.array([9, 5, 5, 1])
+    )
+
+
+def fit(
+    kind_name: str, rows, settings=None, report: dict = ORDERED, index=None, **inputs
+) -> Fitted:
+    """A kind fitted through its contract on ``rows`` (a frame or a relation), as the
+    pipeline fits it; ``settings`` default to the kind's defaults, ``inputs`` are the other
+    :class:`~music_recsys.kinds.contract.FitInputs` fields."""
+    chosen = kind(kind_name)
+    table = relation(rows) if isinstance(rows, pd.DataFrame) else rows
+    index = build_track_index(table) if index is None else index
+    settings = chosen.settings() if settings is None else settings
+    fitted = chosen.fit(
+        FitInputs(table, index, report, name=inputs.pop("name", kind_name), **inputs), settings
+    )
+    return fitted
+
 
 N_TRACKS = 60
 _RNG = np.random.default_rng(7)
@@ -30,7 +79,6 @@ ROWS = pd.DataFrame(
     columns=["playlist_id", "position", "track_id"],
 )
 W2V = {"sg": 1, "vector_size": 8, "window": 3, "epochs": 3, "min_count": 2, "workers": 1, "seed": 1}
-ORDERED = {"next_track_is_meaningful": True}
 VARIANTS = (
     "most_popular",
     "cooccurrence",
@@ -51,25 +99,26 @@ def fit_every_kind() -> dict:
     rows = relation(ROWS)
     index = build_track_index(rows)
 
-    def fit(module, settings):
-        return module.fit(rows, index, ORDERED, settings)[0]
+    def fit_(module, settings):
+        return fit(module.KIND.name, rows, settings, index=index).recommender
 
     knn = playlist_knn.PlaylistKnnSettings
+    rules = sequential_rules.SequentialRulesSettings
     fitted = {
-        "most_popular": fit(most_popular, most_popular.MostPopularSettings()),
-        "cooccurrence": fit(cooccurrence, cooccurrence.CooccurrenceSettings(window=2)),
-        "transitions": fit(transitions, transitions.TransitionSettings()),
-        "sequential_rules": fit(transitions, transitions.TransitionSettings(window=3)),
-        "cosine": fit(word2vec, word2vec.Word2VecSettings(**W2V)),
-        "in_out": fit(word2vec, word2vec.Word2VecSettings(**W2V, scoring="in_out")),
-        "knn": fit(playlist_knn, knn(neighbours=10)),
-        "knn_jaccard_sampled": fit(
+        "most_popular": fit_(most_popular, most_popular.MostPopularSettings()),
+        "cooccurrence": fit_(cooccurrence, cooccurrence.CooccurrenceSettings(window=2)),
+        "transitions": fit_(sequential_rules, rules()),
+        "sequential_rules": fit_(sequential_rules, rules(window=3)),
+        "cosine": fit_(word2vec, word2vec.Word2VecSettings(**W2V)),
+        "in_out": fit_(word2vec, word2vec.Word2VecSettings(**W2V, scoring="in_out")),
+        "knn": fit_(playlist_knn, knn(neighbours=10)),
+        "knn_jaccard_sampled": fit_(
             playlist_knn, knn(neighbours=5, similarity="jaccard", sample_size=20)
         ),
-        "knn_idf": fit(playlist_knn, knn(neighbours=20, idf=True, vote_exponent=3.0)),
-        "ials": fit(ials, ials.IalsSettings(factors=8, iterations=3, alpha=5.0)),
+        "knn_idf": fit_(playlist_knn, knn(neighbours=20, idf=True, vote_exponent=3.0)),
+        "ials": fit_(ials, ials.IalsSettings(factors=8, iterations=3, alpha=5.0)),
     }
-    fitted["blend"] = blend.Blend(
+    fitted["blend"] = blend.model.Blend(
         fitted["knn"].index,
         name="blend",
         # Two graph kinds: their graph_* variables must keep apart in the package.

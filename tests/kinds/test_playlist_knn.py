@@ -1,0 +1,54 @@
+"""Playlist-kNN: neighbours and votes by hand."""
+
+import math
+
+import numpy as np
+
+from music_recsys.core.catalog import Query
+from music_recsys.kinds.playlist_knn import PlaylistKnnSettings
+from tests.shared import fit, playlists
+
+# Catalog order (count, then id): a b c d e → indices 0..4.
+TINY = playlists("a b c", "a d", "b c d", "e")
+
+
+def knn(**settings):
+    return fit("playlist_knn", TINY, PlaylistKnnSettings(**settings)).recommender
+
+
+def query(model, *tracks):
+    return Query.of(model.index.lookup([f"X|||{t}" for t in tracks]), 1.0)
+
+
+def test_knn_neighbours_and_votes_by_hand_cosine():
+    model = knn(neighbours=2)
+    assert model.index.track_ids.tolist() == [f"X|||{t}" for t in "abcde"]
+    sims = model.similarities([query(model, "a", "b")]).toarray()[0]
+    # overlap 2, 1, 1 with |p| 3, 2, 3 and |q| 2: cosine 2/√6, 1/2, 1/√6; the 2 nearest vote.
+    np.testing.assert_allclose(sims, [2 / math.sqrt(6), 0.5, 0, 0], rtol=1e-6)
+    top, scores, fell_back = model.rank([query(model, "a", "b")], 3)
+    assert top.tolist() == [[2, 3, 4]]  # c (p0 votes), d (p1 votes), then e at 0
+    np.testing.assert_allclose(scores[0], [2 / math.sqrt(6), 0.5, 0], rtol=1e-6)
+    assert not fell_back[0]
+    top, scores, _ = knn(neighbours=3).rank([query(model, "a", "b")], 2)
+    np.testing.assert_allclose(scores[0], [3 / math.sqrt(6), 0.5 + 1 / math.sqrt(6)], rtol=1e-6)
+
+
+def test_knn_jaccard_and_idf_by_hand():
+    model = knn(neighbours=2, similarity="jaccard")
+    sims = model.similarities([query(model, "a", "b")]).toarray()[0]
+    np.testing.assert_allclose(sims, [2 / 3, 1 / 3, 0, 0], rtol=1e-6)
+    model = knn(neighbours=1, idf=True)
+    # idf: a, b, c, d in 2 of 4 playlists (log 2); e in 1 (log 4). Query [d]: p1 = {a, d} and
+    # p2 = {b, c, d} share d; ‖p1‖ = √2·log2 < ‖p2‖ = √3·log2, so p1 is nearest.
+    sims = model.similarities([query(model, "d")]).toarray()[0]
+    np.testing.assert_allclose(sims[1], 1 / math.sqrt(2), rtol=1e-6)
+    assert model.rank([query(model, "d")], 1)[0].tolist() == [[0]]  # a, from p1
+
+
+def test_knn_sample_keeps_the_highest_priority_candidates():
+    model = knn(neighbours=10, sample_size=1, seed=3)
+    sims = model.similarities([query(model, "a", "b")]).toarray()[0]
+    sharing = np.array([0, 1, 2])  # p0, p1, p2 share a track with the query
+    assert np.count_nonzero(sims) == 1
+    assert np.flatnonzero(sims)[0] == sharing[np.argmax(model.priority[sharing])]
