@@ -1,6 +1,7 @@
 # music_recsys: the two commands of the README, and a few helpers.
 #   make run    set up (once) and run the main job: `kedro run` on the demo data
 #   make test   set up (once) and run the test suite (what CI runs, via .ci/run)
+#   make test-fast  the unit tests only, for the inner loop (no pipeline runs, servers, browsers)
 #   make scale  add the optional Spark and Dask extra (`make test` adds it too: it tests them)
 
 VENV ?= .venv
@@ -25,7 +26,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup scale python-check run test lint viz mlflow lock clean-data
+.PHONY: setup scale python-check run test test-fast lint viz mlflow lock clean-data
 
 setup: python-check $(STAMP)
 
@@ -59,14 +60,17 @@ $(SCALE_STAMP): requirements-scale.lock $(STAMP)
 	$(BIN)/python -m pip check
 	touch $@
 
-test: setup scale
-	$(BIN)/ruff check src tests benchmarks docs tools
-	$(BIN)/ruff format --check src tests benchmarks docs tools
+test: setup scale lint
 	$(BIN)/python -m pytest $(ARGS)
+
+# The inner loop: the unit tests only (no whole-pipeline runs, no servers, no browsers).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not integration" $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks docs tools
 	$(BIN)/ruff format --check src tests benchmarks docs tools
+	$(BIN)/lint-imports
 
 viz: setup
 	$(BIN)/kedro viz run

@@ -15,7 +15,10 @@ from music_recsys.pipelines.data_processing.nodes import parse_playlist_lines
 from tests.conftest import SHARED_DATA
 
 SAMPLE = SHARED_DATA / "spotify_sample_10k.csv"
-pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason=f"{SAMPLE} is not available")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not SAMPLE.exists(), reason=f"{SAMPLE} is not available"),
+]
 
 # Rows whose values a strict CSV reader gets wrong, with their values as a person reads them.
 KNOWN = {

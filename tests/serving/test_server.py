@@ -15,10 +15,11 @@ import socket
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.integration  # a server process
 
 from music_recsys.serving.server import start  # noqa: E402
 from tests.conftest import ENVIRONMENT  # noqa: E402
-from tests.fitted_kinds import write_package  # noqa: E402
+from tests.shared import write_package  # noqa: E402
 
 
 def free_port() -> int:
