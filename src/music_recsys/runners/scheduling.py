@@ -1,4 +1,5 @@
-"""``DaskRunner``: a Kedro runner that runs each node as a task on a Dask ``distributed`` cluster.
+"""``DaskRunner``'s scheduling: each node submitted to the cluster once its inputs' producers
+are done, its driver-side hooks and MLflow datasets handled here.
 
 Use it with ``kedro run --runner music_recsys.runners.DaskRunner``. Kedro's documented Dask
 runner (docs: deployment, "Dask") predates Kedro 1.x; this one is built on Kedro 1.x's own
@@ -31,174 +32,43 @@ gets each node's figures measured on its worker instead of the node and dataset 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import logging
 import os
-import pickle
 import shutil
-import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
-import duckdb
 from kedro.io import AbstractDataset, MemoryDataset
 from kedro.runner import AbstractRunner
-from kedro.runner.task import Task
 
-from music_recsys import duckdb_sql, resources, spark_sql
-from music_recsys.datasets import DuckDBParquetDataset
+from music_recsys import duckdb_sql, spark_sql
 from music_recsys.project import project_root
+from music_recsys.runners.cluster import (
+    SCHEDULER_ENV,
+    NodeOutcome,
+    dask_client,
+    run_node_on_worker,
+)
+from music_recsys.runners.kedro_private import collect_inputs_from_hook, suggest_resume_scenario
+from music_recsys.runners.persistence import (
+    SCRATCH_FOLDER,
+    ScratchDataset,
+    in_memory,
+    is_mlflow_dataset,
+    is_parameter,
+    release,
+    worker_datasets,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
     from pluggy import PluginManager
-
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-SCRATCH_FOLDER = "data/.dask_scratch"
-
-logger = logging.getLogger(__name__)
-
-
-class ScratchDataset(AbstractDataset[Any, Any]):
-    """A run-scoped file standing in for a ``MemoryDataset`` whose data crosses processes.
-
-    A DuckDB relation is written as Parquet and loaded back as a lazy relation
-    (:class:`~music_recsys.datasets.DuckDBParquetDataset`); anything else is pickled with
-    cloudpickle, so pandas frames, Arrow tables and Python objects come back as they were.
-    ``release()`` deletes the file.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        """Args: path: the file's path without its suffix (``.parquet`` or ``.pkl`` is added)."""
-        self._path = Path(path)
-
-    @property
-    def _parquet(self) -> Path:
-        return self._path.with_suffix(".parquet")
-
-    @property
-    def _pickle(self) -> Path:
-        return self._path.with_suffix(".pkl")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
-
-    def _exists(self) -> bool:
-        return self._parquet.is_file() or self._pickle.is_file()
-
-    def save(self, data: Any) -> None:
-        self._release()
-        if isinstance(data, duckdb.DuckDBPyRelation):
-            DuckDBParquetDataset(str(self._parquet)).save(data)
-        else:
-            self._pickle.parent.mkdir(parents=True, exist_ok=True)
-            with self._pickle.open("wb") as file:
-                cloudpickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def load(self) -> Any:
-        if self._parquet.is_file():
-            return DuckDBParquetDataset(str(self._parquet)).load()
-        with self._pickle.open("rb") as file:
-            return pickle.load(file)  # noqa: S301 (written by this run)
-
-    def _release(self) -> None:
-        self._parquet.unlink(missing_ok=True)
-        self._pickle.unlink(missing_ok=True)
-
-
-@dataclass
-class NodeOutcome:
-    """What a worker sends back: the outputs the driver saves, and what the node cost."""
-
-    outputs: dict[str, Any]
-    record: dict[str, Any] = field(default_factory=dict)
-
-
-def run_node_on_worker(
-    node: Node,
-    datasets: dict[str, AbstractDataset],
-    given: dict[str, Any],
-    duckdb_settings: dict[str, Any],
-) -> NodeOutcome:
-    """The task a worker runs: one node, its inputs loaded and its outputs saved here.
-
-    Args:
-        node: The node.
-        datasets: The datasets of the inputs this worker loads and of the outputs it saves.
-        given: Inputs the driver loaded (parameters, kedro-mlflow datasets, hook overrides).
-        duckdb_settings: The driver's DuckDB settings, applied to this worker's connection
-            (with a ``temp_directory`` of its own: DuckDB may delete its temporary files when
-            a connection closes, and workers must not delete each other's).
-
-    Returns:
-        The outputs that have no dataset here (the driver saves them), and the node's wall
-        time, running time and peak resident memory in this worker.
-    """
-    try:
-        duckdb_sql.configure(worker_duckdb_settings(duckdb_settings))
-        resources.reset_peak_rss()
-        started = time.perf_counter()
-        inputs = {name: datasets[name].load() for name in node.inputs if name not in given}
-        run_started = time.perf_counter()
-        outputs = node.run({**inputs, **given})
-        run_seconds = time.perf_counter() - run_started
-        returned = {}
-        for name, data in outputs.items():
-            if name in datasets:
-                datasets[name].save(data)
-            else:
-                returned[name] = data
-    except Exception as error:
-        error.add_note(f"Raised by node '{node.name}' on Dask worker {_worker_address()}")
-        raise
-    record = {
-        "node": node.name,
-        "seconds": time.perf_counter() - started,
-        "run_seconds": run_seconds,
-        "peak_rss_gb": resources.gigabytes(resources.peak_rss_bytes()),
-        "rss_after_gb": resources.gigabytes(resources.rss_bytes()),
-        "worker": _worker_address(),
-    }
-    return NodeOutcome(outputs=returned, record=record)
-
-
-def worker_duckdb_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The driver's DuckDB settings for this worker process: the same, but spilling to a
-    folder of its own under ``temp_directory``."""
-    if not settings.get("temp_directory"):
-        return dict(settings)
-    return {
-        **settings,
-        "temp_directory": str(Path(settings["temp_directory"]) / f"worker-{os.getpid()}"),
-    }
-
-
-def _worker_address() -> str | None:
-    from distributed import get_worker  # noqa: PLC0415 (imported on the worker)
-
-    try:
-        return get_worker().address
-    except ValueError:  # not on a worker (called directly)
-        return None
-
-
-def is_mlflow_dataset(dataset: Any) -> bool:
-    """Whether kedro-mlflow owns the dataset: it is loaded and saved in the driver only."""
-    return type(dataset).__module__.startswith("kedro_mlflow.")
-
-
-def is_parameter(name: str) -> bool:
-    return name.startswith("params:") or name == "parameters"
 
 
 class _DriverHooks:
@@ -270,39 +140,6 @@ class DaskRunner(AbstractRunner):
     def _get_executor(self, max_workers: int) -> None:
         return None  # the Dask client is the executor
 
-    @contextlib.contextmanager
-    def _client(self) -> Iterator[Any]:
-        """A client of the scheduler at the given address, or of a local cluster for the run
-        (its scheduler's and nannies' chatter silenced below warnings meanwhile)."""
-        from distributed import Client, LocalCluster  # noqa: PLC0415 (an optional dependency)
-
-        if self._address:
-            self._logger.info("Connecting to the Dask scheduler at %s", self._address)
-            with Client(self._address) as client:
-                yield client
-            return
-        chatter = logging.getLogger("distributed")
-        level = chatter.level
-        chatter.setLevel(max(level, logging.WARNING))
-        try:
-            with (
-                LocalCluster(
-                    n_workers=self._n_workers,
-                    threads_per_worker=self._threads_per_worker,
-                    processes=True,
-                    dashboard_address=None,
-                ) as cluster,
-                Client(cluster) as client,
-            ):
-                self._logger.info(
-                    "Started a local Dask cluster: %d workers x %d thread(s)",
-                    self._n_workers,
-                    self._threads_per_worker,
-                )
-                yield client
-        finally:
-            chatter.setLevel(level)
-
     def _validate_nodes(self, nodes: Any) -> None:
         generators = sorted(n.name for n in nodes if inspect.isgeneratorfunction(n.func))
         if generators:
@@ -337,41 +174,18 @@ class DaskRunner(AbstractRunner):
             )
         scratch_root = Path(self._scratch_dir or project_root() / SCRATCH_FOLDER)
         scratch = scratch_root.resolve() / (run_id or uuid.uuid4().hex).replace(":", "-")
-        datasets, stand_ins = self._datasets(pipeline, catalog, scratch)
+        datasets, stand_ins = worker_datasets(pipeline, catalog, scratch)
         try:
-            with self._client() as client:
+            with dask_client(
+                self._address, self._n_workers, self._threads_per_worker, self._logger
+            ) as client:
                 self._schedule(pipeline, catalog, hook_manager, run_id, client, datasets, stand_ins)
             for name in stand_ins.keys() & pipeline.outputs():
-                catalog.save(name, _in_memory(stand_ins[name].load()))
+                catalog.save(name, in_memory(stand_ins[name].load()))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             if scratch_root.is_dir() and not any(scratch_root.iterdir()):
                 scratch_root.rmdir()
-
-    @staticmethod
-    def _datasets(
-        pipeline: Pipeline, catalog: CatalogProtocol, scratch: Path
-    ) -> tuple[dict[str, AbstractDataset], dict[str, ScratchDataset]]:
-        """Every dataset of the pipeline as the workers use it, and the scratch stand-ins."""
-        datasets: dict[str, AbstractDataset] = {}
-        stand_ins: dict[str, ScratchDataset] = {}
-        for name in sorted(pipeline.datasets()):
-            if is_parameter(name):
-                continue
-            dataset = catalog.get(name, fallback_to_runtime_pattern=True)
-            if isinstance(dataset, MemoryDataset) and name not in pipeline.inputs():
-                stand_ins[name] = dataset = ScratchDataset(scratch / name.replace("/", "_"))
-            datasets[name] = dataset
-        unpicklable = []
-        for name, dataset in datasets.items():
-            if not is_mlflow_dataset(dataset):
-                try:
-                    cloudpickle.dumps(dataset)
-                except Exception:  # noqa: BLE001 (any failure to serialise)
-                    unpicklable.append(name)
-        if unpicklable:
-            raise ValueError(f"These datasets cannot be sent to Dask workers: {unpicklable}")
-        return datasets, stand_ins
 
     def _schedule(  # noqa: PLR0913
         self,
@@ -398,11 +212,7 @@ class DaskRunner(AbstractRunner):
                 driver_inputs = self._load_in_driver(node, catalog, datasets, hooks)
                 given = dict(driver_inputs)
                 # Kedro's own collection of before_node_run's overrides (it checks their type).
-                given.update(
-                    Task._collect_inputs_from_hook(  # noqa: SLF001
-                        node, catalog, driver_inputs, False, hooks, run_id
-                    )
-                )
+                given.update(collect_inputs_from_hook(node, catalog, driver_inputs, hooks, run_id))
                 on_worker = {
                     name: datasets[name]
                     for name in chain(node.inputs, node.outputs)
@@ -433,13 +243,13 @@ class DaskRunner(AbstractRunner):
                     self._fail(node, error, catalog, driver_inputs, hooks, run_id)
                     for other in running:
                         other.cancel()
-                    self._suggest_resume_scenario(pipeline, done, catalog)
+                    suggest_resume_scenario(self, pipeline, done, catalog)
                     raise
                 self._finish(node, outcome, catalog, driver_inputs, hooks, run_id)
                 done.add(node)
                 self._logger.info("Completed node: %s", node.name)
                 self._logger.info("Completed %d out of %d tasks", len(done), len(nodes))
-                self._release(node, pipeline, load_counts, stand_ins)
+                release(node, pipeline, load_counts, stand_ins)
 
     @staticmethod
     def _load_in_driver(
@@ -509,27 +319,6 @@ class DaskRunner(AbstractRunner):
             error=error, node=node, catalog=catalog, inputs=inputs, is_async=False, run_id=run_id
         )
 
-    @staticmethod
-    def _release(
-        node: Node,
-        pipeline: Pipeline,
-        load_counts: Counter,
-        stand_ins: dict[str, ScratchDataset],
-    ) -> None:
-        """Deletes the scratch files no node needs any more (pipeline outputs stay)."""
-        for name in node.inputs:
-            load_counts[name] -= 1
-        for name in chain(node.inputs, node.outputs):
-            if name in stand_ins and load_counts[name] < 1 and name not in pipeline.outputs():
-                stand_ins[name].release()
-
 
 def _task_key(node: Node) -> str:
     return f"{node.name}-{uuid.uuid4().hex[:8]}"
-
-
-def _in_memory(data: Any) -> Any:
-    """``data`` kept valid once its scratch file is deleted (a relation is read into Arrow)."""
-    if isinstance(data, duckdb.DuckDBPyRelation):
-        return duckdb_sql.connection().from_arrow(data.to_arrow_table())
-    return data
