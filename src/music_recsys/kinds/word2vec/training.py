@@ -126,7 +126,6 @@ def train_word2vec(
     from gensim.models import Word2Vec  # noqa: PLC0415 - 1 s to import; only when training
 
     model = Word2Vec(hashfxn=stable_hash, **params)
-    planned = model.epochs
     started = time.perf_counter()
     counts = np.bincount(corpus.track_indices, minlength=len(corpus.tokens))
     model.build_vocab_from_freq(
@@ -134,42 +133,14 @@ def train_word2vec(
         corpus_count=corpus.n_sentences,
     )
     vocab_seconds = time.perf_counter() - started
-    epochs_done, training_seconds, trained_words = 0, 0.0, 0
+    epochs = Epochs()
     if len(model.wv):
         with tempfile.TemporaryDirectory(prefix="music_recsys_w2v_") as folder:
             path = Path(folder) / "corpus.txt"
             write_corpus(corpus, path)
             corpus_seconds = time.perf_counter() - started - vocab_seconds
-            alpha, min_alpha = model.alpha, model.min_alpha
-            while epochs_done < planned:
-                epoch_started = time.perf_counter()
-                end_alpha = alpha - (alpha - min_alpha) / (planned - epochs_done)
-                trained, _ = model.train(
-                    corpus_file=str(path),
-                    total_words=corpus.n_words,
-                    total_examples=corpus.n_sentences,
-                    epochs=1,
-                    start_alpha=alpha,
-                    end_alpha=end_alpha,
-                )
-                alpha, trained_words = end_alpha, trained_words + trained
-                epochs_done += 1
-                seconds = time.perf_counter() - epoch_started
-                training_seconds += seconds
-                planned = _replan(
-                    name, planned, epochs_done, training_seconds, max_training_seconds
-                )
-                if epochs_done in (1, planned) or epochs_done % max(1, planned // 10) == 0:
-                    logger.info(
-                        "%s: epoch %d/%d in %.1f s (%.0f words/s), %.0f s so far",
-                        name,
-                        epochs_done,
-                        planned,
-                        seconds,
-                        corpus.n_words / max(seconds, 1e-9),
-                        training_seconds,
-                    )
-        model.epochs = epochs_done
+            _train_epochs(model, corpus, path, epochs, name, max_training_seconds)
+        model.epochs = epochs.done
     else:
         corpus_seconds = 0.0
         logger.warning(
@@ -178,32 +149,81 @@ def train_word2vec(
             name,
             params.get("min_count", 5),
         )
+    configured = int(params.get("epochs", 5))
     stats = {
-        "training_seconds": training_seconds,
+        "training_seconds": epochs.seconds,
         "vocabulary_seconds": vocab_seconds,
         "corpus_file_seconds": corpus_seconds,
-        "words_per_second": corpus.n_words * epochs_done / max(training_seconds, 1e-9),
-        "trained_words_per_epoch": trained_words / max(epochs_done, 1),
+        "words_per_second": corpus.n_words * epochs.done / max(epochs.seconds, 1e-9),
+        "trained_words_per_epoch": epochs.words / max(epochs.done, 1),
         "vocabulary_size": len(model.wv),
         "corpus_words": corpus.n_words,
         "corpus_sentences": corpus.n_sentences,
-        "epochs_configured": int(params.get("epochs", 5)),
-        "epochs_trained": epochs_done,
-        "epochs_cut_by_time_budget": int(params.get("epochs", 5)) - epochs_done
-        if len(model.wv)
-        else 0,
+        "epochs_configured": configured,
+        "epochs_trained": epochs.done,
+        "epochs_cut_by_time_budget": configured - epochs.done if len(model.wv) else 0,
         "max_training_seconds": max_training_seconds or float("nan"),
     }
     logger.info(
         "%s: trained %d epochs on %d words in %.1f s (%.0f words/s), %d tracks in the vocabulary",
         name,
-        epochs_done,
+        epochs.done,
         corpus.n_words,
-        training_seconds,
+        epochs.seconds,
         stats["words_per_second"],
         len(model.wv),
     )
     return model, stats
+
+
+@dataclass
+class Epochs:
+    """How far the training got: epochs done, seconds spent in them, words trained."""
+
+    done: int = 0
+    seconds: float = 0.0
+    words: int = 0
+
+
+def _train_epochs(
+    model: Word2Vec,
+    corpus: PlaylistCorpus,
+    path: Path,
+    epochs: Epochs,
+    name: str,
+    max_training_seconds: float | None,
+) -> None:
+    """One ``train`` call an epoch over the corpus file, the learning rate decaying linearly
+    to ``min_alpha`` over the epochs planned — fewer when the time budget runs out (the rate
+    still ends at ``min_alpha``); progress in the log."""
+    planned = model.epochs
+    alpha, min_alpha = model.alpha, model.min_alpha
+    while epochs.done < planned:
+        epoch_started = time.perf_counter()
+        end_alpha = alpha - (alpha - min_alpha) / (planned - epochs.done)
+        trained, _ = model.train(
+            corpus_file=str(path),
+            total_words=corpus.n_words,
+            total_examples=corpus.n_sentences,
+            epochs=1,
+            start_alpha=alpha,
+            end_alpha=end_alpha,
+        )
+        alpha, epochs.words = end_alpha, epochs.words + trained
+        epochs.done += 1
+        seconds = time.perf_counter() - epoch_started
+        epochs.seconds += seconds
+        planned = _replan(name, planned, epochs.done, epochs.seconds, max_training_seconds)
+        if epochs.done in (1, planned) or epochs.done % max(1, planned // 10) == 0:
+            logger.info(
+                "%s: epoch %d/%d in %.1f s (%.0f words/s), %.0f s so far",
+                name,
+                epochs.done,
+                planned,
+                seconds,
+                corpus.n_words / max(seconds, 1e-9),
+                epochs.seconds,
+            )
 
 
 def _replan(name: str, planned: int, done: int, seconds: float, budget: float | None) -> int:
