@@ -282,3 +282,29 @@ def test_a_steep_tail_is_fitted_beyond_powerlaws_default_bound_of_3(alpha):
     assert fit.power_law.alpha == pytest.approx(alpha, abs=0.1)
     with pytest.raises(ValueError, match="alpha_range"):
         PowerLawParams(alpha_range=(3.0, 2.0))
+
+
+def test_the_report_and_plots_read_the_selection_metrics_k_not_a_fixed_10(fits, tmp_path):
+    """With evaluation.k = [5, 50] and the selection on hit_rate_at_5 there is no @10 column:
+    the report's table and the plots read @5."""
+    at_5 = _results().rename(columns=lambda c: c.replace("_at_10", "_at_5"))
+    selection = SELECTION | {"metric": "hit_rate_at_5"}
+    html = build_report(
+        ACCOUNTING,
+        {"explanation": "sorted"},
+        {"seed": 1, **{s: {"playlists": 1, "rows": 2} for s in ("train", "validation", "test")}},
+        fits,
+        {"protocol": "continuation", "reason": "auto"},
+        selection,
+        at_5,
+        INFO,
+        *([b"png"] * 7),
+    )
+    assert "<th>hit_rate_at_5</th>" in html and "<th>hit_rate_at_50</th>" in html
+    assert "_at_10" not in html
+    for plot in (plot_hit_rate_by_popularity, plot_coverage_vs_hit_rate):
+        figure = plot(at_5, selection)
+        assert "@5" in " ".join(
+            text.get_text()
+            for text in figure.axes[0].texts + [figure.axes[0].title, figure.axes[0].yaxis.label]
+        )

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from music_recsys.core.metrics import parse_metric  # noqa: E402
 from music_recsys.tables import Table  # noqa: E402
 
 from .analysis import fit_power_law, popularity  # noqa: E402
@@ -202,17 +203,19 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
 
 
 def plot_hit_rate_by_popularity(model_results: pd.DataFrame, model_selection: dict) -> Figure:
-    """Hit rate@10 by the popularity of the target track (head / torso / tail / unseen)."""
+    """Hit rate@K by the popularity of the target track (head / torso / tail / unseen), K the
+    selection metric's."""
     validation = _validation(model_results)
+    k = parse_metric(model_selection["metric"])[1]
     buckets = [
-        b for b in ("head", "torso", "tail", "unseen") if f"hit_rate_at_10_{b}" in validation
+        b for b in ("head", "torso", "tail", "unseen") if f"hit_rate_at_{k}_{b}" in validation
     ]
     order = validation[model_selection["metric"]].sort_values(ascending=False).index
     figure, axis = plt.subplots(figsize=WIDE, constrained_layout=True)
     width = 0.8 / max(len(order), 1)
     palette = plt.get_cmap("tab10")
     for i, candidate in enumerate(order):
-        values = [validation.loc[candidate, f"hit_rate_at_10_{b}"] for b in buckets]
+        values = [validation.loc[candidate, f"hit_rate_at_{k}_{b}"] for b in buckets]
         axis.bar(
             np.arange(len(buckets)) + i * width,
             np.nan_to_num(values),
@@ -227,43 +230,44 @@ def plot_hit_rate_by_popularity(model_results: pd.DataFrame, model_selection: di
     )
     _style(
         axis,
-        "Hit rate@10 by popularity of the target (validation)\nhead / torso / tail: the tracks making the first, second and last third of training rows; unseen: not in training",
+        f"Hit rate@{k} by popularity of the target (validation)\nhead / torso / tail: the tracks making the first, second and last third of training rows; unseen: not in training",
         "popularity bucket of the track to find",
-        "hit rate@10",
+        f"hit rate@{k}",
     )
     axis.legend(fontsize=8, ncol=2)
     return figure
 
 
 def plot_coverage_vs_hit_rate(model_results: pd.DataFrame, model_selection: dict) -> Figure:
-    """Catalog coverage@10 against hit rate@10: accuracy bought with popularity, or not."""
+    """Catalog coverage@K against hit rate@K (K the selection metric's): accuracy bought with
+    popularity, or not."""
     validation = _validation(model_results)
+    k = parse_metric(model_selection["metric"])[1]
+    coverage, hit_rate = f"coverage_at_{k}", f"hit_rate_at_{k}"
     figure, axis = plt.subplots(figsize=(10, 6.5), constrained_layout=True)
-    x_span = max(float(np.ptp(validation["coverage_at_10"])), 1e-9)
-    y_span = max(float(np.ptp(validation["hit_rate_at_10"])), 1e-9)
+    x_span = max(float(np.ptp(validation[coverage])), 1e-9)
+    y_span = max(float(np.ptp(validation[hit_rate])), 1e-9)
     placed: list[tuple[float, float]] = []  # label anchors so far, in axis fractions
-    for candidate, row in validation.sort_values("hit_rate_at_10", ascending=False).iterrows():
+    for candidate, row in validation.sort_values(hit_rate, ascending=False).iterrows():
         marker = "s" if row["baseline"] else "o"
         size = 140 if candidate == model_selection["selected"] else 60
         colour = "#C44E52" if candidate == model_selection["selected"] else "#4C72B0"
         axis.errorbar(
-            row["coverage_at_10"],
-            row["hit_rate_at_10"],
-            yerr=np.nan_to_num(row.get("hit_rate_at_10_se", np.nan)),
+            row[coverage],
+            row[hit_rate],
+            yerr=np.nan_to_num(row.get(f"{hit_rate}_se", np.nan)),
             color=colour,
             capsize=3,
             linewidth=1,
         )
-        axis.scatter(
-            row["coverage_at_10"], row["hit_rate_at_10"], s=size, marker=marker, color=colour
-        )
+        axis.scatter(row[coverage], row[hit_rate], s=size, marker=marker, color=colour)
         # Labels of nearby points step down instead of printing over each other.
-        x, y = row["coverage_at_10"] / x_span, row["hit_rate_at_10"] / y_span
+        x, y = row[coverage] / x_span, row[hit_rate] / y_span
         clashes = sum(1 for px, py in placed if abs(px - x) < 0.25 and abs(py - y) < 0.06)
         placed.append((x, y))
         axis.annotate(
             candidate,
-            (row["coverage_at_10"], row["hit_rate_at_10"]),
+            (row[coverage], row[hit_rate]),
             textcoords="offset points",
             xytext=(8, 4 - 12 * clashes),
             fontsize=9,
@@ -271,8 +275,8 @@ def plot_coverage_vs_hit_rate(model_results: pd.DataFrame, model_selection: dict
     _style(
         axis,
         "Coverage vs hit rate (validation) — squares: baselines, red: selected, bars: ±1 SE",
-        "catalog coverage@10 (share of tracks ever recommended)",
-        "hit rate@10",
+        f"catalog coverage@{k} (share of tracks ever recommended)",
+        f"hit rate@{k}",
     )
     return figure
 

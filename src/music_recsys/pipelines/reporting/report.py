@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from music_recsys.core.metrics import parse_metric
+
 _STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1280px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.5; }
@@ -23,17 +25,31 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 .note { background: #f4f6fa; border-left: 4px solid #4C72B0; padding: .6em 1em; }
 """
 
-_METRICS = [
-    "hit_rate_at_10",
-    "mrr_at_10",
-    "ndcg_at_10",
-    "hit_rate_at_100",
-    "coverage_at_10",
-    "mean_popularity_at_10",
-    "fallback_rate",
-    "queries",
-    "guaranteed_misses",
-]
+
+def _metrics(model_results: pd.DataFrame, k: int) -> list[str]:
+    """The table's metrics: at the selection metric's K, hit rate at the largest K evaluated,
+    what the recommendations look like, and the queries counted."""
+    largest = max(
+        (
+            int(c.removeprefix("hit_rate_at_"))
+            for c in model_results
+            if c.startswith("hit_rate_at_") and c.removeprefix("hit_rate_at_").isdigit()
+        ),
+        default=k,
+    )
+    wanted = [f"hit_rate_at_{k}", f"mrr_at_{k}", f"ndcg_at_{k}"]
+    if largest != k:
+        wanted.append(f"hit_rate_at_{largest}")
+    wanted += [
+        f"coverage_at_{k}",
+        f"mean_popularity_at_{k}",
+        "fallback_rate",
+        "queries",
+        "guaranteed_misses",
+    ]
+    return [m for m in wanted if m in model_results]
+
+
 # What each candidate cost, beside what it scored: a candidate earns its place by both.
 _COSTS = ["fit_seconds", "evaluation_seconds", "epochs_trained"]
 
@@ -138,29 +154,65 @@ def build_report(
     latent_space_plot: bytes,
 ) -> str:
     """The HTML report: data, distributions and power law, model comparison, latent space."""
-    by_outcome = row_accounting.groupby("outcome")["rows"].sum()
-    read = int(by_outcome.get("read", 0))
-    selected = model_selection["selected"]
-    metric = model_selection["metric"]
-    columns = [
-        "candidate",
-        "kind",
-        *[m for m in _METRICS + _COSTS if m in model_results],
+    sections = [
+        _title(model_selection, model_results, evaluation_protocol),
+        _data(row_accounting, track_order_report, split_summary, row_accounting_plot),
+        _power_law(power_law_fits, popularity_distributions_plot, power_law_plot),
+        _comparison(
+            evaluation_protocol,
+            model_selection,
+            model_results,
+            [metric_curves_plot, hit_rate_by_popularity_plot, coverage_vs_hit_rate_plot],
+        ),
+        "<h2>4. The latent space</h2>",
+        f"<p>{html.escape(latent_space_info['note'])}</p>",
+        _image(latent_space_plot, "latent space"),
     ]
-    validation = model_results[model_results["split"] == "validation"].sort_values(
-        metric, ascending=False
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>music_recsys report</title>'
+        f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
     )
-    test = model_results[model_results["split"] == "test"].sort_values(metric, ascending=False)
-    selected_test = test[test["candidate"] == selected].iloc[0]
-    notes = _notes(validation)
-    validation, test = (
-        _with_errors(validation[columns], validation),
-        _with_errors(test[columns], test),
+
+
+def _title(model_selection: dict, model_results: pd.DataFrame, protocol: dict) -> str:
+    selected, metric = model_selection["selected"], model_selection["metric"]
+    test = model_results[
+        (model_results["split"] == "test") & (model_results["candidate"] == selected)
+    ]
+    return (
+        f"<h1>music_recsys — run report</h1><p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. "
+        f"<b>Selected recommender: {html.escape(selected)}</b> — test {metric.replace('_at_', '@')} "
+        f"{test[metric].iloc[0]:.4f} on {protocol['protocol'].replace('_', ' ')} queries.</p>"
     )
+
+
+def _data(
+    row_accounting: pd.DataFrame, track_order_report: dict, split_summary: dict, plot: bytes
+) -> str:
+    """1. What was read, kept, rejected and filtered; the row order; the split."""
+    by_outcome = row_accounting.groupby("outcome")["rows"].sum()
     splits = " · ".join(
         f"{name}: {split_summary[name]['playlists']:,} playlists, {split_summary[name]['rows']:,} rows"
         for name in ("train", "validation", "test")
     )
+    return "".join(
+        [
+            "<h2>1. The data</h2>",
+            f"<p>{int(by_outcome.get('read', 0)):,} lines read after the header = "
+            f"{int(by_outcome.get('kept', 0)):,} kept + {int(by_outcome.get('rejected', 0)):,} "
+            f"rejected + {int(by_outcome.get('filtered', 0)):,} filtered. Every rejected line is "
+            "listed with its line number and reason in "
+            "<code>data/08_reporting/rejected_rows.csv</code>.</p>",
+            _table(row_accounting),
+            _image(plot, "row accounting"),
+            f'<p class="note"><b>Row order.</b> {html.escape(track_order_report["explanation"])}</p>',
+            f"<p>Split by playlist (seed {split_summary['seed']}): {splits}.</p>",
+        ]
+    )
+
+
+def _power_law(power_law_fits: dict, distributions_plot: bytes, fits_plot: bytes) -> str:
+    """2. Popularity distributions and the power-law fits, with their tests."""
     fits = pd.DataFrame(
         [
             {
@@ -180,51 +232,57 @@ def build_report(
             if "alpha" in fit
         ]
     )
-    sections = [
-        f"<h1>music_recsys — run report</h1><p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. "
-        f"<b>Selected recommender: {html.escape(selected)}</b> — test {metric.replace('_at_', '@')} "
-        f"{selected_test[metric]:.4f} on {evaluation_protocol['protocol'].replace('_', ' ')} queries.</p>",
-        "<h2>1. The data</h2>",
-        f"<p>{read:,} lines read after the header = {int(by_outcome.get('kept', 0)):,} kept + "
-        f"{int(by_outcome.get('rejected', 0)):,} rejected + {int(by_outcome.get('filtered', 0)):,} filtered. "
-        "Every rejected line is listed with its line number and reason in "
-        "<code>data/08_reporting/rejected_rows.csv</code>.</p>",
-        _table(row_accounting),
-        _image(row_accounting_plot, "row accounting"),
-        f'<p class="note"><b>Row order.</b> {html.escape(track_order_report["explanation"])}</p>',
-        f"<p>Split by playlist (seed {split_summary['seed']}): {splits}.</p>",
-        "<h2>2. Popularity and the power law</h2>",
-        _image(popularity_distributions_plot, "popularity distributions"),
-        _table(fits, digits=3),
-        "".join(
-            f"<p><b>{entity}</b>: {html.escape(fit['verdict'])}.</p>"
-            for entity, fit in power_law_fits.items()
-        ),
-        _image(power_law_plot, "power-law fits"),
-        "<h2>3. Model comparison</h2>",
-        f'<p class="note"><b>Protocol: {html.escape(evaluation_protocol["protocol"])}.</b> '
-        f"{html.escape(evaluation_protocol['reason'])}<br>Every candidate ranks the whole catalog "
-        "for the same queries; query tracks are never recommended; a query with no track the "
-        "candidate knows (for word2vec: none with a vector) falls back to popularity; that, or "
-        "no track scored above zero, counts in <code>fallback_rate</code>. A query whose target "
-        "is already among its own tracks can never be hit: such <code>guaranteed_misses</code> "
-        "are counted and left out of every metric. <code>_se</code>: the metric's standard "
-        "error over the queries.</p>",
-        f'<p class="note"><b>Selection.</b> {html.escape(model_selection["explanation"])}</p>',
-        "<h3>Validation (used to choose)</h3>",
-        _table(validation, selected),
-        notes,
-        f"<p>{_cost_note(model_results)}</p>",
-        "<h3>Test (scored once: the selected candidate and every baseline)</h3>",
-        _table(test, selected),
-        _image(metric_curves_plot, "metrics at K"),
-        _image(hit_rate_by_popularity_plot, "hit rate by popularity"),
-        _image(coverage_vs_hit_rate_plot, "coverage vs hit rate"),
-        "<h2>4. The latent space</h2>",
-        f"<p>{html.escape(latent_space_info['note'])}</p>",
-        _image(latent_space_plot, "latent space"),
+    verdicts = "".join(
+        f"<p><b>{entity}</b>: {html.escape(fit['verdict'])}.</p>"
+        for entity, fit in power_law_fits.items()
+    )
+    return "".join(
+        [
+            "<h2>2. Popularity and the power law</h2>",
+            _image(distributions_plot, "popularity distributions"),
+            _table(fits, digits=3),
+            verdicts,
+            _image(fits_plot, "power-law fits"),
+        ]
+    )
+
+
+def _comparison(
+    protocol: dict, model_selection: dict, model_results: pd.DataFrame, plots: list[bytes]
+) -> str:
+    """3. The protocol, the selection and why, validation and test tables, the figures."""
+    selected, metric = model_selection["selected"], model_selection["metric"]
+    columns = [
+        "candidate",
+        "kind",
+        *_metrics(model_results, parse_metric(metric)[1]),
+        *[c for c in _COSTS if c in model_results],
     ]
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>music_recsys report</title>'
-        f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
+    validation = model_results[model_results["split"] == "validation"].sort_values(
+        metric, ascending=False
+    )
+    test = model_results[model_results["split"] == "test"].sort_values(metric, ascending=False)
+    curves, by_popularity, coverage = plots
+    return "".join(
+        [
+            "<h2>3. Model comparison</h2>",
+            f'<p class="note"><b>Protocol: {html.escape(protocol["protocol"])}.</b> '
+            f"{html.escape(protocol['reason'])}<br>Every candidate ranks the whole catalog for "
+            "the same queries; query tracks are never recommended; a query with no track the "
+            "candidate knows (for word2vec: none with a vector) falls back to popularity; that, "
+            "or no track scored above zero, counts in <code>fallback_rate</code>. A query whose "
+            "target is already among its own tracks can never be hit: such "
+            "<code>guaranteed_misses</code> are counted and left out of every metric. "
+            "<code>_se</code>: the metric's standard error over the queries.</p>",
+            f'<p class="note"><b>Selection.</b> {html.escape(model_selection["explanation"])}</p>',
+            "<h3>Validation (used to choose)</h3>",
+            _table(_with_errors(validation[columns], validation), selected),
+            _notes(validation),
+            f"<p>{_cost_note(model_results)}</p>",
+            "<h3>Test (scored once: the selected candidate and every baseline)</h3>",
+            _table(_with_errors(test[columns], test), selected),
+            _image(curves, "metrics at K"),
+            _image(by_popularity, "hit rate by popularity"),
+            _image(coverage, "coverage vs hit rate"),
+        ]
     )
