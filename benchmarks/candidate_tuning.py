@@ -22,7 +22,7 @@ from common import WORKDIR
 from music_recsys.core.evaluation import evaluate
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds import cooccurrence, ials, playlist_knn
+from music_recsys.kinds import FitInputs, cooccurrence, ials, playlist_knn
 
 GRID = [
     (playlist_knn, {"neighbours": 100, "vote_exponent": 1.0}),
@@ -61,7 +61,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for module, settings in GRID:
         started = time.perf_counter()
-        model, _ = module.fit(train, index, order, module.KIND.settings(**settings))
+        inputs = FitInputs(train, index, order, name=module.KIND.name)
+        model = module.fit(inputs, module.KIND.settings(**settings)).recommender
         metrics, _ = evaluate(model, queries, evaluation)
         print(
             f"| {module.KIND.name} | {settings} | {metrics['hit_rate_at_10']:.4f} ± "

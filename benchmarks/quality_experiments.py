@@ -1,7 +1,7 @@
 """Benchmark: kinds the project does not ship, tried against its blend (validation only).
 
 RP3beta (whole-playlist and ±5 windowed), EASE (dense, positive weights; a reference only:
-impossible at a million tracks), sequential rules' reach (the transitions kind's ``window``;
+impossible at a million tracks), sequential rules' reach (the sequential_rules kind's ``window``;
 the project ships 3), blends of the shipped kinds with them (fitted as the pipeline fits its
 blend: figures cross-fitted over the validation queries, beside what the weights score on the
 queries they were tuned on), the blend's own settings, a learning curve (8/9 of the
@@ -38,22 +38,17 @@ import scipy.sparse as sp
 
 from common import WORKDIR
 from music_recsys.core.catalog import TrackIndex
-from music_recsys.core.evaluation import evaluate
+from music_recsys.core.evaluation import evaluate, summarise
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.queries import build_queries
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds import Candidate, kind
-from music_recsys.kinds.blend import (
-    BlendSettings,
-    component_lists,
-    evaluate_cross_fitted,
-    fit_blend,
-    folds_of,
-    normalised,
-)
+from music_recsys.kinds import Candidate, FitInputs, kind
+from music_recsys.kinds.blend import BlendSettings
+from music_recsys.kinds.blend.cross_fitting import component_lists, folds_of
+from music_recsys.kinds.blend.model import normalised
 from music_recsys.kinds.item_graph import ItemGraph
-from music_recsys.pipelines.data_science.pipeline import declared_candidates
+from music_recsys.pipelines.candidates import declared_candidates
 
 
 @dataclass
@@ -207,8 +202,8 @@ def score(ctx, label, builder):
 
 
 def kind_model(ctx, candidate, train=None):
-    model, _ = candidate.kind.fit(ctx.train(train), ctx.index, ctx.order, candidate.validated())
-    return model
+    inputs = FitInputs(ctx.train(train), ctx.index, ctx.order, name=candidate.name)
+    return candidate.kind.fit(inputs, candidate.validated()).recommender
 
 
 DECLARED = declared_candidates()
@@ -217,13 +212,14 @@ SHIPPED = tuple(DECLARED["blend"].validated().components)
 
 
 def shipped_candidates() -> dict:
-    """The shipped blend's components, and first-order transitions beside them."""
+    """The shipped blend's components, and first-order transitions (sequential rules, window 1)
+    beside them."""
     return {name: DECLARED[name] for name in (*SHIPPED, "transitions")}
 
 
 def sequential_rules(window: int) -> Candidate:
-    """Session-rec's SR: the transitions kind reaching ``window`` places on (1/distance)."""
-    return Candidate(f"sr_{window}", kind("transitions"), {"window": window})
+    """Session-rec's SR: the sequential_rules kind reaching ``window`` places on (1/distance)."""
+    return Candidate(f"sr_{window}", kind("sequential_rules"), {"window": window})
 
 
 BLEND_HEADER = (
@@ -235,14 +231,22 @@ BLEND_HEADER = (
 def blend_report(ctx, models: dict, label: str, step=0.1, depth=100):
     """The blend of ``models`` as the pipeline fits it; its figure cross-fitted (each fold of
     the queries scored with the weights chosen on the others), beside the in-sample one."""
-    model, info, cross_fitted = fit_blend(
-        ctx.queries,
-        ctx.evaluation,
+    inputs = FitInputs(
+        ctx.train(None),
+        ctx.index,
         ctx.order,
-        BlendSettings(components=tuple(models), depth=depth, grid_step=step),
-        **models,
+        name=label,
+        validation_queries=ctx.queries,
+        evaluation=ctx.evaluation,
+        components=models,
     )
-    metrics, per_query = evaluate_cross_fitted(model, cross_fitted, ctx.queries, ctx.evaluation)
+    fitted = kind("blend").fit(
+        inputs, BlendSettings(components=tuple(models), depth=depth, grid_step=step)
+    )
+    model, info, answers = fitted.recommender, fitted.stats, fitted.validation
+    metrics, per_query = summarise(
+        model, answers.ranked, ctx.queries, ctx.evaluation, answers.seconds
+    )
     weights = {k: round(v, 2) for k, v in info["weights"].items() if v > 0}
     print(
         f"| {label} | {metrics['hit_rate_at_10']:.4f} ± {metrics['hit_rate_at_10_se']:.4f} | "

@@ -1,6 +1,7 @@
 """Benchmark: what one request costs the served model, for every kind of candidate.
 
-For each kind — most popular, co-occurrence, transitions, word2vec (in·out) — it takes the
+For each shipped kind — most popular, co-occurrence, transitions, kNN, iALS, EASE, the blend,
+word2vec (in·out) — it takes the
 recommender the full-size benchmark fitted (``benchmarks/.work/full_size/data/05_models``, made
 by ``benchmarks/full_size.py``; random word2vec vectors over a synthetic catalog when absent),
 exports the SavedModel exactly as the deployment pipeline does, and times its
@@ -33,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from common import WORKDIR  # noqa: E402
 from music_recsys.core.catalog import Query, TrackIndex  # noqa: E402
-from music_recsys.kinds.blend import Blend  # noqa: E402
+from music_recsys.kinds.blend.model import Blend  # noqa: E402
 from music_recsys.kinds.embedding import Embedding  # noqa: E402
 from music_recsys.kinds.item_graph import ItemGraph  # noqa: E402
 from music_recsys.kinds.playlist_knn import PlaylistKnn  # noqa: E402
@@ -44,6 +45,7 @@ KINDS = (
     "most_popular",
     "cooccurrence",
     "transitions",
+    "ease",
     "playlist_knn",
     "ials",
     "blend",

@@ -27,12 +27,14 @@ from music_recsys.core.evaluation import evaluate as _evaluate
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import connection, sql
+from music_recsys.kinds import FitInputs
 from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
 from music_recsys.kinds.word2vec import fit as _fit_word2vec
 
 
 def fit_word2vec(rows, index, settings):
-    return _fit_word2vec(rows, index, {"next_track_is_meaningful": True}, settings)
+    fitted = _fit_word2vec(FitInputs(rows, index, {"next_track_is_meaningful": True}), settings)
+    return fitted.recommender, fitted.stats
 
 
 def evaluate(model, queries, evaluation):

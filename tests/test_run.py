@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import pickle
 import tarfile
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from music_recsys.core.catalog import Query
 from tests.conftest import QUIRK_LINES, TINY_DEMO, run, write_quirks_file
 
 pytestmark = pytest.mark.integration
@@ -78,9 +81,21 @@ def test_every_run_is_tracked_in_mlflow(demo_run):
     read = accounting.loc[accounting["outcome"] == "read", "rows"].sum()
     assert default_run["metrics.data_processing_metrics.rows_read"] == read
     client = MlflowClient(tracking_uri=f"sqlite:///{demo_run / 'mlflow.db'}")
-    assert (
-        client.get_registered_model("music_recsys_recommender").name == "music_recsys_recommender"
-    )
+    # The registered model is this run's selected recommender, and answers as it does.
+    (version,) = client.search_model_versions("name='music_recsys_recommender'")
+    assert version.run_id == default_run["run_id"]
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{demo_run / 'mlflow.db'}")
+    try:
+        registered = mlflow.pyfunc.load_model(f"models:/music_recsys_recommender/{version.version}")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    selected = pickle.loads((demo_run / "data/05_models/selected_recommender.pkl").read_bytes())
+    seeds = list(selected.index.track_ids[:2])
+    answer = registered.predict(pd.DataFrame({"seed_track_ids": [seeds], "k": [5]}))
+    query = Query.of(selected.index.lookup(seeds), 1.0)
+    top = selected.rank([query], 5)[0][0]
+    assert answer["track_ids"][0] == selected.index.track_ids[top[top >= 0]].tolist()
     artifacts = {a.path for a in client.list_artifacts(default_run["run_id"])}
     artifacts |= {a.path for a in client.list_artifacts(default_run["run_id"], "06_viz")}
     figures = {f"06_viz/{p.name}" for p in (demo_run / "data/06_viz").glob("*.png")}
