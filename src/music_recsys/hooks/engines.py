@@ -11,7 +11,7 @@ from typing import Any
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
-from music_recsys import duckdb_sql
+from music_recsys import duckdb_sql, spark_sql
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ class SparkHook:
             return
         if not settings:
             return
-        from music_recsys import spark_sql  # noqa: PLC0415
-
         local_dir = settings.get("spark.local.dir")
         if local_dir and not Path(local_dir).is_absolute():
             settings["spark.local.dir"] = str(Path(context.project_path) / local_dir)

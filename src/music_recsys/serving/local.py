@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from music_recsys.serving import package_cache
 from music_recsys.serving.container import create_app
 from music_recsys.serving.package import MODEL_VERSION
+from music_recsys.serving.tf_serving import TFServingStandIn
 
 JSON = "application/json"
 
@@ -49,8 +51,6 @@ def package_folder(package: str | Path) -> Path:
     """An extracted package: ``package`` itself, or ``model.tar.gz`` extracted into the cache."""
     path = Path(package)
     if path.is_file():
-        from music_recsys.serving import package_cache  # noqa: PLC0415
-
         path = package_cache.extracted(path)
     script = path / "code" / "inference.py"
     if not (path / MODEL_VERSION).is_dir() or not script.is_file():
@@ -70,8 +70,6 @@ class LocalEndpoint:
     """One package behind the container's front and a TF Serving stand-in (module doc)."""
 
     def __init__(self, package: str | Path) -> None:
-        from music_recsys.serving.tf_serving import TFServingStandIn  # noqa: PLC0415 - TF
-
         self.folder = package_folder(package)
         self.tf_serving = TFServingStandIn(self.folder / MODEL_VERSION)
         predict_uri = self.tf_serving.start()

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from music_recsys.core.catalog import TrackIndex
+from music_recsys.kinds import registry
 from music_recsys.serving.package import MODEL_VERSION, extract_archive
 
 ARRAYS = "arrays"
@@ -128,8 +130,6 @@ def recommender(folder: Path, catalog: list[str] | None = None):
     ``item_vectors_t``, ``has_vector`` for word2vec; each kind's ``from_arrays`` reads its
     own), so the ranking is the one the parity check compared with the SavedModel's.
     """
-    from music_recsys.core.catalog import TrackIndex  # noqa: PLC0415
-
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     arrays = load_arrays(folder)
     if catalog is None:
@@ -153,6 +153,4 @@ def rebuilds_from_arrays(metadata: dict) -> bool:
 
 def _kind(name: str):
     """The kind of that name, or None."""
-    from music_recsys.kinds import registry  # noqa: PLC0415
-
     return registry().get(name)

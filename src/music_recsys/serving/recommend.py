@@ -21,6 +21,9 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from music_recsys.core.catalog import Query
 from music_recsys.serving import package_cache
 from music_recsys.serving.package import read_catalog
 
@@ -111,9 +114,6 @@ def _arrays_answer(
     folder: Path, catalog: list[str], seeds: list[str], positions: dict[str, int], metadata: dict
 ) -> dict:
     """The same ranking from the package's arrays (see :mod:`music_recsys.serving.package_cache`)."""
-    import numpy as np  # noqa: PLC0415
-
-    from music_recsys.core.catalog import Query  # noqa: PLC0415
 
     model = package_cache.recommender(folder, catalog)
     indices = np.array([positions[s] for s in seeds if s in positions], dtype=np.int64)

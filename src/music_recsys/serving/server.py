@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from music_recsys.serving.local import LocalEndpoint, package_folder
+
 DEFAULT_PACKAGE = Path("data/09_deployment/model.tar.gz")
 
 
@@ -39,8 +41,6 @@ def _application(folder: Path, options: dict):
                 self.cfg.set(key, value)
 
         def load(self):
-            from music_recsys.serving.local import LocalEndpoint  # noqa: PLC0415 - TensorFlow
-
             endpoint = LocalEndpoint(folder)
             logging.getLogger(__name__).info(
                 "Serving %s: POST /invocations, GET /ping on http://%s", folder, options["bind"]
@@ -116,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from music_recsys.serving.local import package_folder  # noqa: PLC0415
-
     try:
         folder = package_folder(args.package)
     except FileNotFoundError as error:

@@ -23,6 +23,7 @@ import time
 import numpy as np
 from pydantic import Field, field_validator
 
+from music_recsys.core import metrics as m
 from music_recsys.core.catalog import TrackIndex
 from music_recsys.core.protocol import sits_out
 from music_recsys.kinds import kind, registry
@@ -58,8 +59,7 @@ def fit(inputs: FitInputs, settings: BlendSettings) -> Fitted:
         cross-fitted answers on the validation queries, which the evaluation scores (their
         seconds: the components' lists and the blending, what evaluating any candidate times).
     """
-    from music_recsys.core import metrics as m  # noqa: PLC0415 - pandas, DuckDB: to fit only
-    from music_recsys.core.evaluation import Answers  # noqa: PLC0415
+    from music_recsys.core.evaluation import Answers  # noqa: PLC0415 - pandas: to fit only
 
     from .cross_fitting import component_lists, cross_fitted, folds_of  # noqa: PLC0415
     from .weights import search_weights  # noqa: PLC0415
