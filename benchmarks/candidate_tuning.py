@@ -1,4 +1,4 @@
-"""Benchmark: playlist-kNN, iALS and co-occurrence settings on a validation split, one at a time.
+"""Benchmark: playlist-kNN, iALS, EASE and co-occurrence settings on a validation split.
 
 Reads the split and validation queries that ``benchmarks/quality.py`` left in its scratch
 project (``benchmarks/.work/quality_<scenario>``), fits each setting with the kind's own fit and
@@ -22,7 +22,7 @@ from common import WORKDIR
 from music_recsys.core.evaluation import evaluate
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.duckdb_sql import relation
-from music_recsys.kinds import FitInputs, cooccurrence, ials, playlist_knn
+from music_recsys.kinds import FitInputs, cooccurrence, ease, ials, playlist_knn
 
 GRID = [
     (playlist_knn, {"neighbours": 100, "vote_exponent": 1.0}),
@@ -37,6 +37,11 @@ GRID = [
     (ials, {"factors": 128, "regularization": 0.05, "alpha": 10.0, "iterations": 15}),
     (ials, {"factors": 64, "regularization": 0.05, "alpha": 10.0, "iterations": 8}),
     (ials, {"factors": 64, "regularization": 0.5, "alpha": 10.0, "iterations": 8}),
+    (ease, {"regularization": 100.0}),
+    (ease, {"regularization": 250.0}),
+    (ease, {"regularization": 500.0}),
+    (ease, {"regularization": 1000.0}),
+    (ease, {"regularization": 250.0, "max_tracks": 1000}),
     (cooccurrence, {"window": 5}),
     (cooccurrence, {"window": 10}),
     (cooccurrence, {"window": None}),

@@ -516,7 +516,7 @@ def reference(ctx, scenario: str, seeds=(0, 1, 2, 3, 4)) -> None:
     """The shipped kinds on the reference script's protocol (90 % train, no validation), over
     several shuffles of the playlists: the spread between splits beside the targets."""
     protocol = "next_track" if scenario == "next_track" else "continuation"
-    names = ["most_popular", "cooccurrence", "playlist_knn", "ials"]
+    names = ["most_popular", "cooccurrence", "playlist_knn", "ials", "ease"]
     if protocol == "next_track":
         names += ["transitions", "sequential_rules"]
     declared = ctx.candidates()
