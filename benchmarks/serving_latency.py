@@ -10,8 +10,8 @@ seeds (``validation_queries``, up to 50 seeds) and single seeds. Beside it:
 
 - numpy: the evaluation's own ``rank`` on the same request (what the parity check compares);
 - the floor: the bytes that request must read — every item vector for word2vec (4·N·d), the
-  seeds' rows of the graph (8 bytes a non-zero) for the graph kinds, K + n entries for
-  popularity — divided by the single-thread memory bandwidth measured here.
+  seeds' rows of the graph (8 bytes a non-zero) for the graph kinds, the known seeds' dense
+  rows for EASE (4 bytes × the tracks it models), K + n entries for popularity — divided by the single-thread memory bandwidth measured here.
 
 Usage (from the project root, after `make setup` and `benchmarks/full_size.py`; ~5 minutes):
     .venv/bin/python benchmarks/serving_latency.py [--models DIR] [--requests 50] [--repeats 5]
@@ -35,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 from common import WORKDIR  # noqa: E402
 from music_recsys.core.catalog import Query, TrackIndex  # noqa: E402
 from music_recsys.kinds.blend.model import Blend  # noqa: E402
+from music_recsys.kinds.ease import Ease  # noqa: E402
 from music_recsys.kinds.embedding import Embedding  # noqa: E402
 from music_recsys.kinds.item_graph import ItemGraph  # noqa: E402
 from music_recsys.kinds.playlist_knn import PlaylistKnn  # noqa: E402
@@ -97,6 +98,9 @@ def floor_bytes(model, query: Query) -> int:
         near = model.similarities([query]).indices
         lengths = model.playlists.indptr[near + 1] - model.playlists.indptr[near]
         return int(4 * degrees.sum() + 4 * lengths.sum() + 16 * len(query.indices))
+    if isinstance(model, Ease):
+        # The known seeds' rows of its dense weight matrix (float32).
+        return int(4 * model.modelled * len(model.known(query).indices) + 16 * len(query.indices))
     if isinstance(model, Blend):
         return sum(floor_bytes(component, query) for component in model.components)
     return 4 * (K + len(query.indices))
