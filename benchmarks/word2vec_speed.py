@@ -28,19 +28,17 @@ from pathlib import Path
 
 import numpy as np
 from gensim.models import Word2Vec
-from kedro.config import OmegaConfigLoader
 
 from common import FULL_SIZE, PROJECT
 from music_recsys.demo_data import DemoDataParams, generate_demo_playlists
-from music_recsys.kinds.word2vec import Word2VecSettings as Word2VecParams
-from music_recsys.kinds.word2vec import trained_by
 from music_recsys.kinds.word2vec.training import (
     PlaylistCorpus,
     stable_hash,
     train_word2vec,
     write_corpus,
 )
-from music_recsys.pipelines.data_science.pipeline import declared_candidates
+from music_recsys.pipelines.candidates import declared_candidates
+from music_recsys.pipelines.data_science.pipeline import shared_training_leader
 
 FULL_TRAIN_WORDS = 12_900_000 * 0.7
 
@@ -85,17 +83,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
 
-    parameters = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="local")[
-        "parameters"
-    ]
     found = declared_candidates(str(PROJECT / "conf"))
     trainings = {
-        name: trained_by(c, found) for name, c in found.items() if c.kind.name == "word2vec"
+        name: shared_training_leader(c, found)
+        for name, c in found.items()
+        if c.kind.name == "word2vec"
     }
-    variants = {
-        name: Word2VecParams(**parameters[name]["word2vec"])
-        for name in sorted(set(trainings.values()))
-    }
+    variants = {name: found[name].validated() for name in sorted(set(trainings.values()))}
     corpus = corpus_at(args.scale)
     sentences = list(corpus)
     with tempfile.TemporaryDirectory() as folder:
