@@ -21,12 +21,14 @@ its ``from_arrays``.
   training never loads TensorFlow; ``arrays``: the names of the variables it stores, which
   ``from_arrays(index, arrays, name, description)`` reads back (names shared by both halves,
   as constants of the kind's package); ``describe``: what else the package records.
+- ``search_space``: the settings the tuner may change and their ranges
+  (:mod:`music_recsys.kinds.search_space`); empty: the kind is fitted as declared.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,12 +96,13 @@ class Kind:
 
     Attributes:
         simplicity: Lower is simpler; selection prefers the simpler of two candidates within
-            one paired standard error of each other.
+            the selection rule's paired standard errors of each other.
         baseline: Reported and tested as a baseline (scored on test beside the selected one).
         needs_play_order: Reads the rows' order and has no order-free form: sits out of the
             selection (and out of a blend) when the order check finds the rows sorted by title.
         has_track_vectors: Its recommender holds track vectors (``query_vectors``,
             ``has_vector``), which the report's latent-space map can show.
+        search_space: What tuning may change (setting → range); empty: nothing.
     """
 
     name: str
@@ -117,6 +120,7 @@ class Kind:
     reads_validation: bool = False
     components: Callable[[Any], tuple[str, ...]] | None = None
     shared_training: SharedTraining | None = None
+    search_space: Mapping[str, Any] = field(default_factory=dict)
 
     def refitted(self, inputs: FitInputs, settings, evaluated: Callable[[], Any]):
         """The recommender refit on ``inputs``' rows (``refit``, else ``fit``)."""

@@ -31,6 +31,7 @@ from music_recsys.core.ranking import (
     top_k,
 )
 from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
+from music_recsys.kinds.search_space import FloatRange
 
 logger = logging.getLogger(__name__)
 
@@ -171,4 +172,5 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.ease.serving:layer",
     arrays=(EASE_WEIGHTS,),
     from_arrays=from_arrays,
+    search_space={"regularization": FloatRange(10.0, 10_000.0, log=True)},
 )

@@ -21,6 +21,7 @@ from pydantic import Field
 from music_recsys.core.catalog import Query, TrackIndex
 from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
 from music_recsys.kinds.embedding import Embedding
+from music_recsys.kinds.search_space import FloatRange, IntRange
 
 logger = logging.getLogger(__name__)
 
@@ -142,4 +143,10 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.ials.serving:layer",
     arrays=(ITEM_FACTORS_T, GRAM, ALPHA),
     from_arrays=from_arrays,
+    search_space={
+        "factors": IntRange(16, 256, log=True),
+        "regularization": FloatRange(1e-3, 10.0, log=True),
+        "alpha": FloatRange(0.5, 100.0, log=True),
+        "iterations": IntRange(4, 30),
+    },
 )

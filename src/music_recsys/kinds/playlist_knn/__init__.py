@@ -35,6 +35,7 @@ from pydantic import Field
 from music_recsys.core.catalog import Query, TrackIndex
 from music_recsys.core.ranking import Recommender, rank_sparse, selector
 from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
+from music_recsys.kinds.search_space import Choice, FloatRange, IntRange
 
 logger = logging.getLogger(__name__)
 
@@ -260,4 +261,12 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.playlist_knn.serving:layer",
     arrays=ARRAYS,
     from_arrays=from_arrays,
+    # sample_size is left out: a cost knob whose effect depends on the data's size, which a
+    # trial on a sample of the playlists cannot judge.
+    search_space={
+        "neighbours": IntRange(20, 1000, log=True),
+        "similarity": Choice(SIMILARITIES),
+        "idf": Choice((False, True)),
+        "vote_exponent": FloatRange(0.5, 4.0),
+    },
 )

@@ -18,6 +18,7 @@ from pydantic import Field
 from music_recsys.core.catalog import TrackIndex
 from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
 from music_recsys.kinds.item_graph import GRAPH_ARRAYS, ItemGraph, graph_from_arrays
+from music_recsys.kinds.search_space import IntRange
 
 logger = logging.getLogger(__name__)
 
@@ -74,4 +75,5 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.sequential_rules.serving:layer",
     arrays=GRAPH_ARRAYS,
     from_arrays=from_arrays,
+    search_space={"window": IntRange(1, 10)},
 )

@@ -19,6 +19,7 @@ from pydantic import Field
 from music_recsys.core.catalog import TrackIndex
 from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings, SharedTraining
 from music_recsys.kinds.embedding import Embedding
+from music_recsys.kinds.search_space import FloatRange, IntRange
 
 from .training import WordVectors
 
@@ -173,4 +174,11 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.word2vec.serving:layer",
     arrays=(QUERY_VECTORS, ITEM_VECTORS_T, HAS_VECTOR),
     from_arrays=from_arrays,
+    search_space={
+        "window": IntRange(2, 50, log=True),
+        "ns_exponent": FloatRange(-1.0, 1.0),
+        "sample": FloatRange(1e-5, 1e-2, log=True),
+        "epochs": IntRange(5, 100, log=True),
+        "min_count": IntRange(1, 5),
+    },
 )
