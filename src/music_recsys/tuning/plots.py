@@ -1,0 +1,95 @@
+"""Optuna's own plots of a candidate's tuning, from its trials table.
+
+The study is rebuilt from the table the tuning node saved (every trial's settings, state and
+value), so the plots are a reporting step of their own and read what MLflow and the report
+show.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import matplotlib
+import matplotlib.pyplot as plt
+import optuna
+import pandas as pd
+from matplotlib.figure import Figure
+
+from music_recsys.kinds.search_space import SearchSpace
+from music_recsys.tuning.study import distribution
+
+logger = logging.getLogger(__name__)
+
+
+def study_from_trials(trials: pd.DataFrame, space: SearchSpace) -> optuna.Study:
+    """An in-memory study holding the table's complete and pruned trials."""
+    study = optuna.create_study(direction="maximize")
+    distributions = {p: distribution(dim) for p, dim in space.items()}
+    for row in trials.itertuples(index=False):
+        state = optuna.trial.TrialState[row.state]
+        if state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+            continue
+        params = {p: _value(getattr(row, f"param_{p}"), space[p]) for p in space}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions,
+                value=row.value if state == optuna.trial.TrialState.COMPLETE else None,
+                state=state,
+            )
+        )
+    return study
+
+
+def _value(value, dim):
+    """A parameter as the table stored it (pandas turns None into NaN, ints into floats)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(dim, "values"):
+        for choice in dim.values:
+            if choice == value and type(choice) is type(value):
+                return choice
+        for choice in dim.values:
+            if choice == value:
+                return choice
+        return value
+    return int(value) if type(dim).__name__ == "IntRange" else float(value)
+
+
+def plot_tuning(trials: pd.DataFrame, space: SearchSpace, name: str) -> tuple[Figure, Figure]:
+    """Optimisation history and parameter importances (fANOVA) of one candidate's trials; a
+    figure that says why, where there is nothing to plot."""
+    study = study_from_trials(trials, space)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        note = "no trial completed" if len(trials) else "not tuned"
+        return _note(f"{name}: {note}"), _note(f"{name}: {note}")
+    # Optuna's plots set pyplot's style globally: kept inside this block, and their figures
+    # closed in pyplot (they stay drawable) so that nothing outlives the node.
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        history = optuna.visualization.matplotlib.plot_optimization_history(
+            study, target_name="tuning " + "HR@10"
+        ).figure
+        history.suptitle(f"{name}: tuning trials (trial 0 = the conf's setting)")
+        if len(complete) >= 3 and len(space) >= 2:
+            importance = optuna.visualization.matplotlib.plot_param_importances(study).figure
+            importance.suptitle(f"{name}: which settings mattered (fANOVA, {len(complete)} trials)")
+        else:
+            importance = _note(
+                f"{name}: {len(complete)} complete trials over {len(space)} setting(s): too few "
+                "for parameter importances"
+            )
+    for figure in (history, importance):
+        plt.close(figure)
+        figure.set_size_inches(8, 4.5)
+        figure.tight_layout()
+    return history, importance
+
+
+def _note(text: str) -> Figure:
+    figure = Figure(figsize=(8, 2))
+    figure.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    return figure

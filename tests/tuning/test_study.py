@@ -1,0 +1,107 @@
+"""A candidate's tuning study: where it starts, what it keeps, its budget, a shared training."""
+
+import dataclasses
+import time
+
+import pytest
+
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.training_rows import build_track_index
+from music_recsys.kinds import FitInputs, SharedTraining, kind
+from music_recsys.tuning.params import TuningParams
+from music_recsys.tuning.study import tune
+from tests.shared import SORTED, W2V
+from tests.tuning.test_data import split
+
+EVALUATION = EvaluationParams(k=(10,), max_queries=100)
+
+
+def study(kind_name, settings, seconds=5.0, group=None, chosen_kind=None, **tuning):
+    fitting, queries = split()
+    inputs = FitInputs(fitting, build_track_index(fitting), SORTED, name="c")
+    chosen = chosen_kind or kind(kind_name)
+    group = group or {"c": chosen.settings(**settings)}
+    params = TuningParams(**{"max_trials": 8, "seed": 0} | tuning)
+    return tune(chosen, group, inputs, queries, EVALUATION, params, seconds)
+
+
+def test_the_first_trial_is_the_conf_setting_and_every_trial_is_recorded():
+    tuned = study("cooccurrence", {"window": 2}, pruning=False)
+    trials = tuned.trials
+    assert trials.loc[0, "param_window"] == 2 and trials.loc[0, "param_normalisation"] == "none"
+    assert len(trials) == 8 and set(trials["state"]) == {"COMPLETE"}
+    assert trials["value"].between(0, 1).all()
+    summary = tuned.summary
+    assert summary["trials"] == 8 and summary["default_value"] == trials.loc[0, "value"]
+    assert summary["best_value"] == trials["value"].max()
+    assert kind("cooccurrence").settings(**tuned.settings)  # what ships validates
+
+
+def test_a_lead_within_the_configured_paired_ses_keeps_the_conf_setting():
+    kept = study("cooccurrence", {"window": 2}, pruning=False, min_lead_se=1000.0)
+    assert not kept.summary["tuned"] and kept.settings == {"window": 2, "normalisation": "none"}
+    assert kept.summary["best_value"] >= kept.summary["default_value"]
+    assert "kept" in kept.summary["decision"]
+    moved = study("cooccurrence", {"window": 2}, pruning=False, min_lead_se=0.0)
+    if moved.summary["best_value"] > moved.summary["default_value"]:
+        assert moved.summary["tuned"] and moved.summary["changed"]
+        assert moved.settings != {"window": 2, "normalisation": "none"}
+
+
+def test_disabled_tuning_runs_no_trial_and_ships_the_conf_setting():
+    tuned = study("ials", {"factors": 8, "iterations": 2}, enabled=False)
+    assert tuned.summary["trials"] == 0 and not tuned.summary["tuned"]
+    assert tuned.settings == kind("ials").settings(factors=8, iterations=2).model_dump()
+    assert tuned.trials.empty and "param_factors" in tuned.trials
+
+
+def test_a_kind_that_reads_the_play_order_is_not_tuned_on_title_sorted_rows():
+    tuned = study("sequential_rules", {"window": 3})
+    assert tuned.summary["trials"] == 0
+    assert "sorted by title" in tuned.summary["decision"]
+
+
+def test_no_trial_starts_once_the_budget_is_spent():
+    cooccurrence = kind("cooccurrence")
+
+    def slow(inputs, settings):
+        time.sleep(0.4)
+        return cooccurrence.fit(inputs, settings)
+
+    started = time.perf_counter()
+    tuned = study(
+        "", {"window": 2}, seconds=1.0, chosen_kind=dataclasses.replace(cooccurrence, fit=slow)
+    )
+    assert 1 <= tuned.summary["trials"] <= 3
+    assert time.perf_counter() - started < 3.0
+
+
+def test_a_conf_setting_that_fails_stops_the_run_with_its_error():
+    def broken(inputs, settings):
+        raise ValueError("the conf's own setting is broken")
+
+    failing = dataclasses.replace(kind("cooccurrence"), fit=broken)
+    with pytest.raises(ValueError, match="own setting is broken"):
+        study("", {"window": 2}, chosen_kind=failing)
+
+
+def test_candidates_sharing_a_training_are_tuned_as_one_trained_once_a_trial():
+    word2vec = kind("word2vec")
+    calls = []
+
+    def counted(inputs, settings):
+        calls.append(settings.training_settings())
+        return word2vec.shared_training.train(inputs, settings)
+
+    sharing = dataclasses.replace(
+        word2vec, shared_training=SharedTraining(word2vec.shared_training.key, counted)
+    )
+    group = {
+        "c": word2vec.settings(**W2V, scoring="cosine"),
+        "d": word2vec.settings(**W2V, scoring="in_out"),
+    }
+    tuned = study("", {}, group=group, chosen_kind=sharing, max_trials=3, pruning=False)
+    assert len(calls) == tuned.summary["complete"] == 3
+    assert set(tuned.trials["scored_as"]) <= {"c", "d"}
+    # Each trial's value is its better-scoring variant's.
+    assert tuned.settings["scoring"] == "cosine"
