@@ -26,6 +26,7 @@ def _validation(hits: dict[str, list[int]]) -> dict:
     for name, row in hits.items():
         values = np.array(row, dtype=float)
         found[f"{name}__metrics"] = {
+            "queries": len(values),
             "hit_rate_at_10": values.mean(),
             "hit_rate_at_10_se": np.std(values, ddof=1) / np.sqrt(len(values)),
         }
@@ -39,8 +40,34 @@ def _validation(hits: dict[str, list[int]]) -> dict:
     return found
 
 
-def select(hits, order=ORDERED):
-    return select_candidate(EvaluationParams(), order, KINDS, **_validation(hits))
+def select(hits, order=ORDERED, **evaluation):
+    # These validation sets are tiny: the small-set rule is off unless a test turns it on.
+    evaluation = {"small_validation_queries": 0} | evaluation
+    return select_candidate(EvaluationParams(**evaluation), order, KINDS, **_validation(hits))
+
+
+def _lead(n: int, extra: int) -> tuple[list[int], list[int]]:
+    """A baseline hitting every other query of ``n``, and a model hitting ``extra`` more."""
+    base = [1, 0] * (n // 2)
+    better = list(base)
+    for i in range(extra):
+        better[2 * i + 1] = 1
+    return base, better
+
+
+def test_a_lead_of_about_one_and_a_half_paired_se_wins_on_a_large_set_not_on_a_small_one():
+    # 3 more hits of 200: a lead of 0.015, paired SE about 0.0086 (1.7 paired SEs).
+    base, better = _lead(200, 3)
+    large = select({"cooccurrence": base, "w2v_x": better}, small_validation_queries=100)
+    small = select({"cooccurrence": base, "w2v_x": better}, small_validation_queries=1000)
+    assert large["validation_queries"] == small["validation_queries"] == 200
+    assert large["min_lead_se"] == 1.0 and small["min_lead_se"] == 2.0
+    ratio = large["clearness"]
+    assert 1.0 < ratio < 2.0, ratio  # the fixture's lead: between the two rules
+    assert large["selected"] == "w2v_x" and small["selected"] == "cooccurrence"
+    assert small["rule"] == "simpler within 2 paired SE"
+    assert "200 queries" in small["explanation"] and "stricter" in small["explanation"]
+    assert "stricter" not in large["explanation"]
 
 
 def test_a_learned_model_ahead_by_less_than_one_paired_se_loses_to_the_simpler_one():
@@ -52,8 +79,8 @@ def test_a_learned_model_ahead_by_less_than_one_paired_se_loses_to_the_simpler_o
     selection = select({"cooccurrence": base, "w2v_x": better, "most_popular": [0] * 40})
     assert selection["selected"] == "cooccurrence" and selection["is_baseline"]
     assert selection["best_on_validation"] == "w2v_x"
-    assert selection["rule"] == "simpler within one paired SE"
-    assert "within one paired standard error" in selection["explanation"]
+    assert selection["rule"] == "simpler within 1 paired SE"
+    assert "within 1 paired standard error" in selection["explanation"]
 
 
 def test_a_learned_model_ahead_by_more_than_one_paired_se_is_selected():

@@ -38,9 +38,24 @@ class EvaluationParams(_Params):
     )
     seed: int = 0
     selection_metric: str = "hit_rate_at_10"
+    min_lead_se: float = Field(
+        1.0, ge=0, description="a less simple candidate must lead by this many paired SEs"
+    )
+    small_validation_queries: int = Field(
+        1_000, ge=0, description="below this many counted validation queries, the rule is stricter"
+    )
+    small_validation_min_lead_se: float = Field(
+        2.0, ge=0, description="the paired SEs a less simple candidate must lead by there"
+    )
     batch_bytes: int = Field(
         256 * 2**20, ge=2**20, description="memory for one batch of catalog scores"
     )
+
+    def lead_needed(self, queries: int) -> float:
+        """How many paired SEs a less simple candidate must lead by, on this many queries."""
+        if queries < self.small_validation_queries:
+            return max(self.min_lead_se, self.small_validation_min_lead_se)
+        return self.min_lead_se
 
     @field_validator("k")
     @classmethod

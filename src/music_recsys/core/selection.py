@@ -2,9 +2,13 @@
 
 The rule: among the candidates that may compete (those that read the play order sit
 out when the rows are sorted by title), the simplest candidate that no other beats on the
-validation metric by more than one paired standard error — the error of the mean per-query
-difference between the two on the same queries. The best candidate always qualifies, so the
-rule only ever trades a lead within noise for simplicity, and the explanation says which rule
+validation metric by more than ``min_lead_se`` paired standard errors (one, by default) — the
+error of the mean per-query difference between the two on the same queries. On a small
+validation set (fewer counted queries than ``small_validation_queries``) the lead must be
+``small_validation_min_lead_se`` paired SEs (two): more candidates, tuned, give more chances to
+a lucky one, and a small set gives luck room. The best candidate always qualifies, so the
+rule only ever trades a lead within noise for simplicity; the selection records the rule, the
+validation set's size and how clear the choice is, and the explanation says which rule
 decided.
 """
 
@@ -70,15 +74,26 @@ def select_candidate(
         logger.info("Selection: %s sits out (%s)", c, reason)
     eligible = [c for c in scores if c not in left_out and not math.isnan(scores[c][metric])]
     value = {c: scores[c][metric] for c in eligible}
-    best, chosen = _apply_rule(eligible, value, ranks, kinds, metric)
+    queries = max((int(scores[c].get("queries", 0)) for c in eligible), default=0)
+    needed = evaluation.lead_needed(queries)
+    best, chosen = _apply_rule(eligible, value, ranks, kinds, metric, needed)
     se = {c: scores[c].get(f"{metric}_se", math.nan) for c in scores}
     paired = {
         c: _paired_se(ranks[c], ranks[chosen], *m.parse_metric(metric))
         for c in eligible
         if c != chosen
     }
-    rule = "best on validation" if chosen == best else "simpler within one paired SE"
-    explanation = _explain(best, chosen, eligible, value, se, paired, metric, left_out)
+    rule = "best on validation" if chosen == best else f"simpler within {needed:g} paired SE"
+    explanation = _explain(best, chosen, eligible, value, se, paired, metric, left_out, needed)
+    explanation += (
+        f" Validation: {queries} queries; the rule: a less simple candidate must lead by more "
+        f"than {needed:g} paired SE"
+        + (
+            f" (fewer than {evaluation.small_validation_queries} queries: stricter)."
+            if needed > evaluation.min_lead_se
+            else "."
+        )
+    )
     logger.info("Selection: %s", explanation)
     ranking = sorted(scores, key=lambda c: -np.nan_to_num(scores[c][metric], nan=-np.inf))
     return {
@@ -88,6 +103,9 @@ def select_candidate(
         "value": value[chosen],
         "standard_error": se[chosen],
         "rule": rule,
+        "min_lead_se": needed,
+        "validation_queries": queries,
+        "clearness": _clearness(chosen, eligible, value, paired),
         "best_on_validation": best,
         "left_out": left_out,
         "validation_ranking": [
@@ -104,18 +122,30 @@ def select_candidate(
     }
 
 
+def _clearness(chosen: str, eligible: list[str], value: dict, paired: dict) -> float:
+    """How clear the choice is: the selected candidate's lead over the next best, in paired
+    standard errors (negative: a better one was passed over for simplicity; inf: alone)."""
+    others = [c for c in eligible if c != chosen]
+    if not others:
+        return math.inf
+    runner_up = max(others, key=lambda c: value[c])
+    se = paired.get(runner_up, math.nan)
+    lead = value[chosen] - value[runner_up]
+    return float(lead / se) if se and se > 0 else (math.inf if lead > 0 else 0.0)
+
+
 def _apply_rule(
-    eligible: list[str], value: dict, ranks: dict, kinds: dict, metric: str
+    eligible: list[str], value: dict, ranks: dict, kinds: dict, metric: str, needed: float = 1.0
 ) -> tuple[str, str]:
     """``(best, chosen)``: the best on validation (ties: the simpler, then by name), and the
-    simplest candidate that no other beats by more than one paired standard error."""
+    simplest candidate that no other beats by more than ``needed`` paired standard errors."""
     name, k = m.parse_metric(metric)
     best = min(eligible, key=lambda c: (-value[c], kinds[c]["simplicity"], c))
     simplest_first = sorted(eligible, key=lambda c: (kinds[c]["simplicity"], -value[c], c))
 
     def beaten(c: str) -> bool:
         return any(
-            value[d] - value[c] > np.nan_to_num(_paired_se(ranks[d], ranks[c], name, k))
+            value[d] - value[c] > needed * np.nan_to_num(_paired_se(ranks[d], ranks[c], name, k))
             for d in eligible
             if d != c
         )
@@ -132,6 +162,7 @@ def _explain(
     paired: dict,
     metric: str,
     left_out: dict,
+    needed: float = 1.0,
 ) -> str:
     """The selection in a sentence: which rule decided, with the figures it decided on."""
     if chosen == best:
@@ -148,13 +179,16 @@ def _explain(
                 )
             else:
                 explanation += f", level with the less simple '{runner_up}'"
-            explanation += ", and every simpler candidate trails it by more than one paired SE"
+            explanation += (
+                f", and every simpler candidate trails it by more than {needed:g} paired SE"
+            )
         explanation += "."
     else:
         explanation = (
             f"'{best}' scores best on validation {metric} ({value[best]:.4f}), but leads the "
             f"simpler '{chosen}' ({value[chosen]:.4f}) by {value[best] - value[chosen]:.4f}, "
-            f"within one paired standard error ({paired[best]:.4f}): '{chosen}' is selected."
+            f"within {needed:g} paired standard error ({paired[best]:.4f}): '{chosen}' is "
+            "selected."
         )
     if left_out:
         explanation += (
