@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kedro.framework.project import settings
+from pydantic import ValidationError
 
 from music_recsys.kinds import Candidate, candidates
 from music_recsys.project import project_root
@@ -31,6 +32,30 @@ def declared_candidates(conf_source: str | None = None) -> dict[str, Candidate]:
     return candidates(parameters(conf_source))
 
 
+def settings_of(candidate: Candidate):
+    """The candidate's settings from conf, or None where they do not validate (Kedro's own
+    validation then names the problem before any node runs)."""
+    try:
+        return candidate.validated()
+    except (ValidationError, TypeError):
+        return None
+
+
+def shared_training_leader(candidate: Candidate, found: dict[str, Candidate]) -> str:
+    """The candidate whose shared training ``candidate`` reads: the first by name of its kind
+    with the same training key (itself, when none comes before it)."""
+    sharing = candidate.kind.shared_training
+    mine = settings_of(candidate)
+    if sharing is None or mine is None:
+        return candidate.name
+    for name in sorted(found):
+        other = found[name]
+        theirs = settings_of(other) if other.kind is candidate.kind else None
+        if theirs is not None and sharing.key(theirs) == sharing.key(mine):
+            return name
+    return candidate.name
+
+
 def kind_table(found: dict[str, Candidate]) -> dict[str, dict]:
     """Per candidate, what selection and reports need to know of its kind."""
     return {
@@ -43,3 +68,19 @@ def kind_table(found: dict[str, Candidate]) -> dict[str, dict]:
         }
         for name, c in found.items()
     }
+
+
+def tuning_plan(found: dict[str, Candidate], conf_source: str | None = None) -> dict[str, str]:
+    """Per tuned candidate: ``"tuned"`` when it runs its own study, or the name of the
+    candidate whose tuned first stage it shares (it adopts those values). Left out: kinds with
+    no search space, kinds that tune on validation themselves (the blend's weights), and the
+    conf's ``tuning.untuned``. Like the candidates, fixed when the pipeline is built."""
+    untuned = set((parameters(conf_source).get("tuning") or {}).get("untuned") or ())
+    plan: dict[str, str] = {}
+    for name in sorted(found):
+        candidate = found[name]
+        if not candidate.kind.search_space or candidate.kind.reads_validation or name in untuned:
+            continue
+        leader = shared_training_leader(candidate, found)
+        plan[name] = "tuned" if leader == name else leader
+    return {n: p for n, p in plan.items() if p == "tuned" or plan.get(p) == "tuned"}

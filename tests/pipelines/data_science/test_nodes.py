@@ -139,11 +139,11 @@ def test_the_registered_model_pins_match_the_lock_file():
 def test_variants_that_differ_only_in_scoring_share_one_training(tmp_path):
     from kedro.pipeline import Pipeline  # noqa: PLC0415
 
-    from music_recsys.pipelines.candidates import declared_candidates  # noqa: PLC0415
-    from music_recsys.pipelines.data_science.pipeline import (  # noqa: PLC0415
-        candidate_pipeline,
+    from music_recsys.pipelines.candidates import (  # noqa: PLC0415
+        declared_candidates,
         shared_training_leader,
     )
+    from music_recsys.pipelines.data_science.pipeline import candidate_pipeline  # noqa: PLC0415
 
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)

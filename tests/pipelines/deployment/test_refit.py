@@ -77,3 +77,18 @@ def test_deployment_candidate_ships_another_candidate_and_says_so(evaluated):
 def test_an_unknown_deployment_candidate_is_named_with_the_known_ones(evaluated):
     with pytest.raises(ValueError, match="'nope', which is not a candidate; candidates: blend"):
         ship(evaluated, candidate="nope")
+
+
+def test_the_refit_uses_the_tuned_settings_of_the_shipped_candidate_and_its_components(evaluated):
+    tuned = {
+        "cooccurrence__tuned_settings": {"window": 1, "normalisation": "cosine"},
+        "playlist_knn__tuned_settings": PlaylistKnnSettings(neighbours=2).model_dump(),
+    }
+    model, info = ship(evaluated | tuned)
+    knn = model.components[1]
+    assert knn.neighbours == 2 and model.components[0].graph.dtype == np.float32
+    conf_model, _ = ship(evaluated)
+    assert conf_model.components[1].neighbours == 3
+    assert (model.components[0].graph != conf_model.components[0].graph).nnz > 0
+    shipped, info = ship(evaluated | tuned, candidate="playlist_knn")
+    assert shipped.neighbours == 2 and info["settings"]["neighbours"] == 2

@@ -6,9 +6,11 @@ import pytest
 from PIL import Image
 
 from music_recsys.core.catalog import TrackIndex
+from music_recsys.core.protocol import EvaluationParams
 from music_recsys.datasets import FigureDataset
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds.embedding import Embedding
+from music_recsys.pipelines.data_science.tuning_nodes import build_tuning_table
 from music_recsys.pipelines.reporting.analysis import (
     infer_track_genres,
     power_law_metrics,
@@ -308,3 +310,46 @@ def test_the_report_and_plots_read_the_selection_metrics_k_not_a_fixed_10(fits, 
             text.get_text()
             for text in figure.axes[0].texts + [figure.axes[0].title, figure.axes[0].yaxis.label]
         )
+
+
+def test_the_report_shows_what_tuning_searched_spent_and_moved(fits):
+    tuning = build_tuning_table(
+        EvaluationParams(),
+        cooccurrence__tuning={
+            "searched": ["normalisation", "window"],
+            "trials": 12,
+            "complete": 9,
+            "pruned": 3,
+            "seconds": 8.1,
+            "budget_seconds": 8.6,
+            "fit_playlists": 3325,
+            "queries": 832,
+            "default_value": 0.2716,
+            "default_se": 0.0154,
+            "best_value": 0.2909,
+            "best_se": 0.0158,
+            "paired_se": 0.0094,
+            "tuned": True,
+            "changed": {"window": [5, None]},
+            "decision": "tuned (window 5 → None): 0.2909 against the conf's 0.2716",
+        },
+        cooccurrence__declared={"compared": True, "value": 0.3072, "standard_error": 0.0134},
+        cooccurrence__validation={"hit_rate_at_10": 0.3005, "hit_rate_at_10_se": 0.0133},
+    )
+    selection = SELECTION | {"validation_queries": 1188, "min_lead_se": 1.0, "clearness": 0.83}
+
+    def report(*tuned):
+        splits = {s: {"playlists": 1, "rows": 2} for s in ("train", "validation", "test")}
+        protocol = {"protocol": "continuation", "reason": "auto"}
+        return build_report(
+            ACCOUNTING, {"explanation": "sorted"}, {"seed": 1, **splits}, fits, protocol,
+            selection, _results(), INFO, *([b"png"] * 7), *tuned,
+        )  # fmt: skip
+
+    html = report(tuning)
+    section = html[html.index("Tuning (each candidate") : html.index("4. The latent space")]
+    assert "12 (9 / 3)" in section and "0.2716 ± 0.0154" in section and "0.2909 ± 0.0158" in section
+    assert "window 5 → None" in section and "0.3072 ± 0.0134" in section
+    assert "validation, which selects, and test were never read" in section
+    assert "on 1,188 validation queries" in section and "by 0.8 paired SE" in section
+    assert "Tuning (each candidate" not in report()

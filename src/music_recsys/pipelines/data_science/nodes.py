@@ -14,6 +14,7 @@ from music_recsys.core.evaluation import Answers, evaluate, summarise
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.ranking import Recommender
 from music_recsys.kinds import FitInputs, Kind, kind
+from music_recsys.tuning.study import changes_text
 
 
 def for_candidate(func: Callable, candidate_kind: Kind, name: str) -> Callable:
@@ -29,6 +30,11 @@ def for_candidate(func: Callable, candidate_kind: Kind, name: str) -> Callable:
     return fixed
 
 
+def as_settings(kind_name: str, settings):
+    """The kind's settings: from conf (validated by Kedro already) or from tuning (a dict)."""
+    return kind(kind_name).settings(**settings) if isinstance(settings, dict) else settings
+
+
 def train_shared(
     playlists_train,
     track_index: pd.DataFrame,
@@ -40,7 +46,7 @@ def train_shared(
     """The first stage the candidates of a kind share (its ``shared_training``): word2vec's
     vectors, trained once for the variants that differ only in scoring."""
     inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
-    return kind(kind_name).shared_training.train(inputs, settings)
+    return kind(kind_name).shared_training.train(inputs, as_settings(kind_name, settings))
 
 
 def fit_candidate(
@@ -74,7 +80,7 @@ def fit_candidate(
         components=components,
         trained=trained,
     )
-    fitted = candidate_kind.fit(inputs, settings)
+    fitted = candidate_kind.fit(inputs, as_settings(kind_name, settings))
     fitted.recommender.name = name
     if candidate_kind.reads_validation:
         return fitted.recommender, fitted.stats, fitted.validation
@@ -159,13 +165,14 @@ def build_results_table(
         test_metrics: From :func:`evaluate_on_test`.
         protocol: From :func:`choose_protocol`.
         kinds: Per candidate, its ``kind`` and ``baseline`` flag.
-        **candidate_metrics: ``<candidate>__validation`` and ``<candidate>__training`` dicts.
+        **candidate_metrics: ``<candidate>__validation``, ``<candidate>__training`` and, for a
+            tuned candidate, ``<candidate>__tuning`` dicts.
 
     Returns:
         ``candidate``, ``kind``, ``baseline``, ``selected``, ``eligible``, ``protocol``,
         ``split``, ``fit_seconds`` (the training the candidate's model took, shared or not),
         ``fit_shared_with``, word2vec's ``epochs_configured`` and ``epochs_trained`` (fewer when
-        its time budget ran out), ``notes`` (order handling, a blend's weights, why it sat
+        its time budget ran out), ``tuned``, ``tuning_trials``, ``tuning_seconds``, ``notes`` (order handling, a blend's weights, why it sat
         out), ``evaluation_seconds`` and every metric with its standard error.
     """
     grouped = _by_candidate(candidate_metrics)
@@ -179,7 +186,11 @@ def build_results_table(
             "epochs_configured": training.get("epochs_configured", math.nan),
             "epochs_trained": training.get("epochs_trained", math.nan),
         }
-        cost["notes"] = _notes(name, training, selection)
+        tuning = stages.get("tuning", {})
+        cost["tuned"] = bool(tuning.get("tuned", False))
+        cost["tuning_trials"] = tuning.get("trials", 0)
+        cost["tuning_seconds"] = tuning.get("seconds", 0.0)
+        cost["notes"] = _notes(name, training, selection, tuning)
         rows.append({"candidate": name, "split": "validation", **cost, **stages["validation"]})
         if name in test_metrics:
             rows.append({"candidate": name, "split": "test", **cost, **test_metrics[name]})
@@ -193,9 +204,11 @@ def build_results_table(
     return table.sort_values(["split", metric], ascending=[False, False], ignore_index=True)
 
 
-def _notes(name: str, training: dict, selection: dict) -> str:
+def _notes(name: str, training: dict, selection: dict, tuning: dict | None = None) -> str:
     """What a reader of the results should know of a candidate beyond its figures."""
     notes = []
+    if tuning and tuning.get("tuned"):
+        notes.append(f"tuned: {changes_text(tuning['changed'])}")
     if name in selection.get("left_out", {}):
         notes.append(f"sat out of the selection: {selection['left_out'][name]}")
     if training.get("order"):

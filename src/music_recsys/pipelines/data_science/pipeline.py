@@ -14,14 +14,19 @@ from __future__ import annotations
 import functools
 
 from kedro.pipeline import Node, Pipeline
-from pydantic import ValidationError
 
 from music_recsys.core.protocol import choose_protocol
 from music_recsys.core.queries import build_queries
 from music_recsys.core.selection import select_candidate
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.kinds import Candidate
-from music_recsys.pipelines.candidates import declared_candidates, kind_table
+from music_recsys.pipelines.candidates import (
+    declared_candidates,
+    kind_table,
+    settings_of,
+    shared_training_leader,
+    tuning_plan,
+)
 from music_recsys.pipelines.data_science.mlflow_model import package_for_mlflow
 from music_recsys.pipelines.data_science.nodes import (
     build_results_table,
@@ -32,6 +37,14 @@ from music_recsys.pipelines.data_science.nodes import (
     for_candidate,
     train_shared,
 )
+from music_recsys.pipelines.data_science.tuning_nodes import (
+    adopt_tuned_settings,
+    build_tuning_table,
+    evaluate_declared,
+    plot_candidate_tuning,
+    tune_candidate,
+)
+from music_recsys.tuning.data import split_for_tuning
 
 SHARED_INPUTS = {"playlists_train", "track_index", "validation_queries", "track_order_report"}
 TRAINING_INPUTS = {
@@ -47,34 +60,78 @@ def partial_named(func, **fixed):
     return functools.update_wrapper(functools.partial(func, **fixed), func)
 
 
-def _settings(candidate: Candidate):
-    """The candidate's settings from conf, or None where they do not validate (Kedro's own
-    validation then names the problem before any node runs)."""
-    try:
-        return candidate.validated()
-    except (ValidationError, TypeError):
-        return None
-
-
-def shared_training_leader(candidate: Candidate, found: dict[str, Candidate]) -> str:
-    """The candidate whose shared training ``candidate`` reads: the first by name of its kind
-    with the same training key (itself, when none comes before it)."""
-    sharing = candidate.kind.shared_training
-    mine = _settings(candidate)
-    if sharing is None or mine is None:
-        return candidate.name
-    for name in sorted(found):
-        other = found[name]
-        theirs = _settings(other) if other.kind is candidate.kind else None
-        if theirs is not None and sharing.key(theirs) == sharing.key(mine):
-            return name
-    return candidate.name
-
-
-def candidate_pipeline(candidate: Candidate, found: dict[str, Candidate]) -> Pipeline:
-    """One candidate's fit and evaluation, in its namespace (see the module doc)."""
+def tuning_nodes(
+    candidate: Candidate, found: dict[str, Candidate], plan: dict[str, str]
+) -> tuple[list[Node], set[str]]:
+    """A tuned candidate's study, its plots and the conf's setting on validation; or, for one
+    that shares a tuned candidate's first stage, adopting its tuned values. Returns the nodes
+    and the datasets and parameters they read outside the namespace."""
     kind, name = candidate.kind, candidate.name
-    settings = _settings(candidate)
+    if plan[name] != "tuned":
+        leader = f"{plan[name]}.tuned_settings"
+        node = Node(
+            for_candidate(adopt_tuned_settings, kind, name),
+            {"settings": f"params:{kind.name}", "leader_settings": leader},
+            "tuned_settings",
+            name="adopt_tuned_settings_node",
+            tags="tuning",
+        )
+        return [node], {leader}
+    sharing = sorted(n for n, role in plan.items() if role == name)
+    studies = {n: found[n].kind.needs_play_order for n, role in plan.items() if role == "tuned"}
+    study = Node(
+        partial_named(for_candidate(tune_candidate, kind, name), studies=studies),
+        {
+            "playlists_tuning": "playlists_tuning",
+            "tuning_track_index": "tuning_track_index",
+            "track_order_report": "track_order_report",
+            "tuning_queries": "tuning_queries",
+            "split_summary": "split_summary",
+            "evaluation": "params:evaluation",
+            "tuning": "params:tuning",
+            "settings": f"params:{kind.name}",
+        }
+        | {member: f"params:{member}.{kind.name}" for member in sharing},
+        ["tuned_settings", "tuning_trials", "tuning_summary"],
+        name="tune_node",
+        tags="tuning",
+    )
+    plots = Node(
+        partial_named(plot_candidate_tuning, kind_name=kind.name, name=name),
+        "tuning_trials",
+        ["tuning_history_plot", "tuning_importance_plot"],
+        name="plot_tuning_node",
+        tags="plots",
+    )
+    declared = Node(
+        for_candidate(evaluate_declared, kind, name),
+        TRAINING_INPUTS
+        | {
+            "validation_queries": "validation_queries",
+            "validation_ranks": "validation_ranks",
+            "evaluation": "params:evaluation",
+            "tuning": "params:tuning",
+            "settings": f"params:{kind.name}",
+            "tuned_settings": "tuned_settings",
+        },
+        "declared_validation",
+        name="evaluate_declared_node",
+        tags="evaluation",
+    )
+    outside = {"playlists_tuning", "tuning_track_index", "tuning_queries", "split_summary"}
+    return [study, plots, declared], outside | {
+        f"params:{member}.{kind.name}" for member in sharing
+    }
+
+
+def candidate_pipeline(
+    candidate: Candidate, found: dict[str, Candidate], plan: dict[str, str] | None = None
+) -> Pipeline:
+    """One candidate's fit and evaluation, in its namespace (see the module doc); with its
+    tuning first when the tuning ``plan`` names it (:func:`tuning_plan`)."""
+    kind, name = candidate.kind, candidate.name
+    plan = plan or {}
+    settings = settings_of(candidate)
     components = kind.component_names(settings) if settings is not None else ()
     missing = [c for c in components if c not in found]
     if missing:
@@ -82,21 +139,23 @@ def candidate_pipeline(candidate: Candidate, found: dict[str, Candidate]) -> Pip
     # In fit_candidate's parameter order (Kedro pairs params: inputs with parameters by
     # position): the training inputs and settings, the validation, the shared training, then
     # the components.
-    fit_inputs = TRAINING_INPUTS | {"settings": f"params:{kind.name}"}
+    nodes, read_outside = tuning_nodes(candidate, found, plan) if name in plan else ([], set())
+    fitted_with = "tuned_settings" if name in plan else f"params:{kind.name}"
+    fit_inputs = TRAINING_INPUTS | {"settings": fitted_with}
     if kind.reads_validation:
         fit_inputs |= {
             "validation_queries": "validation_queries",
             "evaluation": "params:evaluation",
         }
     outside = {f"{c}.recommender@model": f"{c}.recommender@model" for c in components}
-    nodes = []
+    outside |= {d: d for d in read_outside if not d.startswith("params:")}
     if kind.shared_training is not None:
         leader = shared_training_leader(candidate, found)
         if leader == name:
             nodes.append(
                 Node(
                     for_candidate(train_shared, kind, name),
-                    TRAINING_INPUTS | {"settings": f"params:{kind.name}"},
+                    TRAINING_INPUTS | {"settings": fitted_with},
                     "trained",
                     name="train_node",
                     tags="training",
@@ -133,9 +192,10 @@ def candidate_pipeline(candidate: Candidate, found: dict[str, Candidate]) -> Pip
     )
     template = Pipeline(nodes)
     shared = {dataset: dataset for dataset in SHARED_INPUTS & template.inputs()}
-    return Pipeline(
-        template, namespace=name, inputs=shared | outside, parameters={"params:evaluation"}
-    )
+    parameters = {"params:evaluation"} | {p for p in read_outside if p.startswith("params:")}
+    if plan.get(name) == "tuned":
+        parameters.add("params:tuning")
+    return Pipeline(template, namespace=name, inputs=shared | outside, parameters=parameters)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -148,6 +208,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     names = sorted(found)
     kinds = kind_table(found)
     baselines = tuple(n for n in names if kinds[n]["baseline"])
+    plan = tuning_plan(found)
+    studied = [n for n in names if plan.get(n) == "tuned"]
     shared = Pipeline(
         [
             Node(
@@ -176,9 +238,35 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    per_candidate = {f"{n}__validation": f"{n}.validation_metrics" for n in names} | {
-        f"{n}__training": f"{n}.training_metrics" for n in names
-    }
+    if plan:
+        shared += Pipeline(
+            [
+                Node(
+                    split_for_tuning,
+                    [
+                        "playlists_train",
+                        "evaluation_protocol",
+                        "params:evaluation",
+                        "params:tuning",
+                    ],
+                    ["playlists_tuning", "tuning_queries"],
+                    name="split_for_tuning_node",
+                    tags="tuning",
+                ),
+                Node(
+                    build_track_index,
+                    "playlists_tuning",
+                    "tuning_track_index",
+                    name="build_tuning_track_index_node",
+                    tags="tuning",
+                ),
+            ]
+        )
+    per_candidate = (
+        {f"{n}__validation": f"{n}.validation_metrics" for n in names}
+        | {f"{n}__training": f"{n}.training_metrics" for n in names}
+        | {f"{n}__tuning": f"{n}.tuning_summary" for n in studied}
+    )
     selection = Pipeline(
         [
             Node(
@@ -230,6 +318,20 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    return (
-        shared + sum((candidate_pipeline(found[n], found) for n in names), Pipeline([])) + selection
-    )
+    if studied:
+        selection += Pipeline(
+            [
+                Node(
+                    build_tuning_table,
+                    {"evaluation": "params:evaluation"}
+                    | {f"{n}__tuning": f"{n}.tuning_summary" for n in studied}
+                    | {f"{n}__declared": f"{n}.declared_validation" for n in studied}
+                    | {f"{n}__validation": f"{n}.validation_metrics" for n in studied},
+                    "tuning_results",
+                    name="build_tuning_table_node",
+                    tags="tuning",
+                )
+            ]
+        )
+    candidates = sum((candidate_pipeline(found[n], found, plan) for n in names), Pipeline([]))
+    return shared + candidates + selection

@@ -35,17 +35,22 @@ def refit_for_deployment(
     track_order_report: dict,
     deployment: DeploymentParams,
     parameters: dict,
-    **evaluated: Callable[[], Recommender],
+    **evaluated: Callable[[], Recommender] | dict,
 ) -> tuple[Recommender, dict]:
     """The recommender that ships: the selected candidate (or ``deployment.candidate``) refit
     on every playlist (default).
 
     The candidate's kind refits it (:mod:`music_recsys.kinds`; a blend refits its components
-    and keeps its evaluated weights). The reported figures stay those of the held-out
-    evaluation; ``refit_on_all_data: false`` ships the evaluated fit instead. ``evaluated``
-    holds a loader per candidate (``<candidate>.recommender@loader``): only the shipped one's
-    evaluated fit is loaded, and only when needed. The returned info records which fit it is.
+    and keeps its evaluated weights), with the settings it was evaluated with: tuned
+    (``<candidate>__tuned_settings``), or the conf's. The reported figures stay those of the
+    held-out evaluation; ``refit_on_all_data: false`` ships the evaluated fit instead.
+    ``evaluated`` holds a loader per candidate (``<candidate>.recommender@loader``): only the
+    shipped one's evaluated fit is loaded, and only when needed. The returned info records
+    which fit it is.
     """
+    suffix = "__tuned_settings"
+    tuned = {k.removesuffix(suffix): v for k, v in evaluated.items() if k.endswith(suffix)}
+    evaluated = {k: v for k, v in evaluated.items() if not k.endswith(suffix)}
     name = deployment.candidate or model_selection["selected"]
     info = {
         "candidate": name,
@@ -83,13 +88,19 @@ def refit_for_deployment(
         inputs = FitInputs(
             rows, index, track_order_report, name=candidate_name, refit_component=refit
         )
-        model = candidate.kind.refitted(inputs, candidate.validated(), evaluated[candidate_name])
+        settings = (
+            candidate.kind.settings(**tuned[candidate_name])
+            if candidate_name in tuned
+            else candidate.validated()
+        )
+        model = candidate.kind.refitted(inputs, settings, evaluated[candidate_name])
         model.name = candidate_name
         return model
 
     model = refit(name)
     logger.info("Refit %s on every playlist: %d tracks in the catalog", name, len(index))
     return model, info | {
+        "settings": tuned.get(name) or declared[name].validated().model_dump(mode="json"),
         "fit": "all playlists (train + validation + test)",
         "catalog_tracks": len(index),
         "is_baseline": declared[name].kind.baseline,

@@ -7,7 +7,7 @@ evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true.
 
 from kedro.pipeline import Node, Pipeline
 
-from music_recsys.pipelines.candidates import declared_candidates
+from music_recsys.pipelines.candidates import declared_candidates, tuning_plan
 
 from .nodes import (
     check_package,
@@ -19,6 +19,8 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    found = declared_candidates()
+    tuned = {f"{name}__tuned_settings": f"{name}.tuned_settings" for name in tuning_plan(found)}
     return Pipeline(
         [
             Node(
@@ -30,7 +32,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "deployment": "params:deployment",
                     "parameters": "parameters",
                 }
-                | {name: f"{name}.recommender@loader" for name in declared_candidates()},
+                | {name: f"{name}.recommender@loader" for name in found}
+                | tuned,
                 ["deployed_recommender", "deployment_info"],
                 name="refit_for_deployment_node",
                 tags="training",

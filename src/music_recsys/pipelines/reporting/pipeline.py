@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from music_recsys.pipelines.candidates import declared_candidates
+from music_recsys.pipelines.candidates import declared_candidates, tuning_plan
 
 from .analysis import infer_track_genres, power_law_metrics, power_law_summary
 from .nodes import latent_space
@@ -31,7 +31,9 @@ PLOTS = (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    with_vectors = [n for n, c in declared_candidates().items() if c.kind.has_track_vectors]
+    found = declared_candidates()
+    with_vectors = [n for n, c in found.items() if c.kind.has_track_vectors]
+    tuned = any(role == "tuned" for role in tuning_plan(found).values())
     return Pipeline(
         [
             Node(
@@ -126,6 +128,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_results",
                     "latent_space_info",
                     *PLOTS,
+                    *(["tuning_results"] if tuned else []),
                 ],
                 "report",
                 name="build_report_node",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -152,8 +153,10 @@ def build_report(
     hit_rate_by_popularity_plot: bytes,
     coverage_vs_hit_rate_plot: bytes,
     latent_space_plot: bytes,
+    tuning_results: pd.DataFrame | None = None,
 ) -> str:
-    """The HTML report: data, distributions and power law, model comparison, latent space."""
+    """The HTML report: data, distributions and power law, model comparison (with the
+    candidates' tuning, when they were tuned), latent space."""
     sections = [
         _title(model_selection, model_results, evaluation_protocol),
         _data(row_accounting, track_order_report, split_summary, row_accounting_plot),
@@ -164,6 +167,7 @@ def build_report(
             model_results,
             [metric_curves_plot, hit_rate_by_popularity_plot, coverage_vs_hit_rate_plot],
         ),
+        _tuning(tuning_results, model_selection),
         "<h2>4. The latent space</h2>",
         f"<p>{html.escape(latent_space_info['note'])}</p>",
         _image(latent_space_plot, "latent space"),
@@ -286,3 +290,82 @@ def _comparison(
             _image(coverage, "coverage vs hit rate"),
         ]
     )
+
+
+def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
+    """3b. What tuning searched, spent and moved, per candidate, on the tuning queries and on
+    validation; which queries tuned and which selected."""
+    if tuning_results is None or tuning_results.empty:
+        return ""
+    metric = model_selection["metric"]
+    t = tuning_results
+    frame = pd.DataFrame(
+        {
+            "candidate": t["candidate"],
+            "searched": t["searched"],
+            "trials (complete / pruned)": [
+                f"{int(a)} ({int(b)} / {int(c)})"
+                for a, b, c in zip(t["trials"], t["complete"], t["pruned"], strict=True)
+            ],
+            "seconds (budget)": [
+                f"{a:.0f} ({b:.0f})"
+                for a, b in zip(t["tuning_seconds"], t["budget_seconds"], strict=True)
+            ],
+            "tuning: conf's": _pm(t["conf_tuning_value"], t["conf_tuning_se"]),
+            "tuning: best": _pm(t["best_tuning_value"], t["best_tuning_se"]),
+            "tuned": t["tuned"].map({True: "yes", False: "no"}),
+            "changed": t["changed"].fillna(""),
+            "validation: conf's": _pm(
+                t[f"conf_validation_{metric}"], t[f"conf_validation_{metric}_se"]
+            ),
+            "validation: shipped": _pm(t[f"validation_{metric}"], t[f"validation_{metric}_se"]),
+            "validation paired SE": t["validation_paired_se"],
+        }
+    )
+    queries = t["tuning_queries"].dropna()
+    fit = t["fit_playlists"].dropna()
+    return "".join(
+        [
+            "<h3>Tuning (each candidate's settings searched on this data)</h3>",
+            '<p class="note">Trials fit on '
+            + (f"{int(fit.max()):,} " if len(fit) else "")
+            + "training playlists and are scored on "
+            + (f"{int(queries.max()):,} " if len(queries) else "")
+            + f"queries from other training playlists ({html.escape(metric)}): validation, "
+            "which selects, and test were never read by tuning. The conf's setting is the first "
+            "trial; a tuned setting ships only when it leads the conf's by more than the "
+            "configured paired standard errors on the tuning queries. "
+            "<i>validation: conf's</i> is the conf's setting fitted and scored on validation "
+            "beside the shipped one (empty where tuning kept it, or for a shared word2vec "
+            "training, which is not repeated). Optuna's plots: "
+            "<code>data/06_viz/tuning/</code>; every trial: "
+            "<code>data/07_model_output/&lt;candidate&gt;/tuning_trials.csv</code> and MLflow. "
+            f"Selection: {html.escape(_rule(model_selection))}</p>",
+            _table(frame, model_selection["selected"]),
+            "<p>"
+            + "<br>".join(
+                f"<b>{html.escape(c)}</b>: {html.escape(d)}"
+                for c, d in zip(t["candidate"], t["decision"], strict=True)
+            )
+            + "</p>",
+        ]
+    )
+
+
+def _pm(values: pd.Series, errors: pd.Series) -> list[str]:
+    return ["" if pd.isna(v) else f"{v:.4f} ± {e:.4f}" for v, e in zip(values, errors, strict=True)]
+
+
+def _rule(model_selection: dict) -> str:
+    queries = model_selection.get("validation_queries")
+    needed = model_selection.get("min_lead_se", 1.0)
+    clear = model_selection.get("clearness")
+    text = (
+        f"on {queries:,} validation queries, a less simple candidate had to lead by more than "
+        f"{needed:g} paired SE"
+        if queries
+        else f"a less simple candidate had to lead by more than {needed:g} paired SE"
+    )
+    if clear is not None and math.isfinite(clear):
+        text += f"; the selected one leads the next best by {clear:.1f} paired SE"
+    return text + "."

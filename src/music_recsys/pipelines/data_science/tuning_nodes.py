@@ -1,0 +1,175 @@
+"""Nodes of each candidate's tuning (see :mod:`music_recsys.tuning`): the study, its plots, the
+settings a candidate that shares another's training adopts, the conf's setting on validation
+(for the report), and the run's tuning table."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pandas as pd
+
+from music_recsys.core import metrics as m
+from music_recsys.core.evaluation import evaluate
+from music_recsys.core.protocol import EvaluationParams
+from music_recsys.kinds import FitInputs, kind
+from music_recsys.tuning.params import TuningParams
+from music_recsys.tuning.plots import plot_tuning
+from music_recsys.tuning.study import changes_text, tune
+
+
+def tune_candidate(
+    playlists_tuning,
+    tuning_track_index: pd.DataFrame,
+    track_order_report: dict,
+    tuning_queries: pd.DataFrame,
+    split_summary: dict,
+    evaluation: EvaluationParams,
+    tuning: TuningParams,
+    settings,
+    kind_name: str = "",
+    name: str = "",
+    studies: dict[str, bool] | None = None,
+    **sharing,
+) -> tuple[dict, pd.DataFrame, dict]:
+    """One candidate's tuning study (:func:`music_recsys.tuning.study.tune`) on the tuning
+    rows and queries, within its share of the budget (which grows with the training rows).
+
+    Args:
+        studies: Every study of the run, and whether its kind reads the play order (such a
+            study does not run on title-sorted rows, and its share of the budget goes to the
+            others).
+        sharing: The settings of the candidates that share its first stage (``<name>``), tuned
+            with it as one.
+
+    Returns:
+        The settings it ships with (tuned, or the conf's), every trial, and a summary.
+    """
+    candidate_kind = kind(kind_name)
+    group = {name: settings} | {
+        member: candidate_kind.settings(**dict(values)) if isinstance(values, dict) else values
+        for member, values in sharing.items()
+    }
+    inputs = FitInputs(playlists_tuning, tuning_track_index, track_order_report, name=name)
+    running = sum(
+        1 for needs in (studies or {name: False}).values() if not needs or inputs.in_play_order
+    )
+    seconds = tuning.seconds_each(running, split_summary["train"]["rows"])
+    tuned = tune(candidate_kind, group, inputs, tuning_queries, evaluation, tuning, seconds)
+    return tuned.settings, tuned.trials, tuned.summary
+
+
+def plot_candidate_tuning(tuning_trials: pd.DataFrame, kind_name: str = "", name: str = ""):
+    """Optuna's optimisation history and parameter importances of the candidate's trials."""
+    return plot_tuning(tuning_trials, kind(kind_name).search_space, name)
+
+
+def adopt_tuned_settings(settings, leader_settings: dict, kind_name: str = "", name: str = ""):
+    """The settings of a candidate that shares another's first stage: its own, with the values
+    tuning chose for the shared training (so that the two still share it)."""
+    searched = kind(kind_name).search_space
+    adopted = settings.model_dump() | {p: leader_settings[p] for p in searched}
+    return kind(kind_name).settings(**adopted).model_dump(mode="json")
+
+
+def evaluate_declared(
+    playlists_train,
+    track_index: pd.DataFrame,
+    track_order_report: dict,
+    validation_queries: pd.DataFrame,
+    validation_ranks: pd.DataFrame,
+    evaluation: EvaluationParams,
+    tuning: TuningParams,
+    settings,
+    tuned_settings: dict,
+    kind_name: str = "",
+    name: str = "",
+) -> dict:
+    """The conf's setting on validation, beside the tuned one, for the report: fitted and
+    scored only when tuning changed the setting (and ``tuning.default_on_validation``).
+
+    Returns:
+        ``{"compared": False, "why": ...}``, or the conf's value and standard error and the
+        paired standard error of the tuned setting's lead over it, on the same queries.
+    """
+    candidate_kind = kind(kind_name)
+    if candidate_kind.settings(**tuned_settings) == settings:
+        return {"compared": False, "why": "tuning kept the conf's setting"}
+    if not tuning.default_on_validation:
+        return {"compared": False, "why": "tuning.default_on_validation is false"}
+    if candidate_kind.shared_training is not None:
+        # word2vec: its training is the run's costliest; a second one only to report would
+        # double it (the tuning queries compare the two).
+        return {"compared": False, "why": "a shared training is not repeated to report"}
+    started = time.perf_counter()
+    inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
+    model = candidate_kind.fit(inputs, settings).recommender
+    metrics, ranks = evaluate(model, validation_queries, evaluation, name=f"{name} (conf)")
+    metric = evaluation.selection_metric
+    joined = validation_ranks.merge(ranks, on="playlist_id", suffixes=("_tuned", "_conf"))
+    joined = joined[joined["counted_tuned"] & joined["counted_conf"]]
+    metric_name, k = m.parse_metric(metric)
+    difference = m.per_query(joined["rank_tuned"].to_numpy(), metric_name, k) - m.per_query(
+        joined["rank_conf"].to_numpy(), metric_name, k
+    )
+    return {
+        "compared": True,
+        "value": metrics[metric],
+        "standard_error": metrics[f"{metric}_se"],
+        "lead_of_tuned": float(difference.mean()) if len(difference) else math.nan,
+        "paired_se": m.standard_error(difference),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def build_tuning_table(evaluation: EvaluationParams, **stages: dict) -> pd.DataFrame:
+    """One row per tuned candidate: what was searched and spent, the conf's and the tuned
+    setting's figure on the tuning queries and on validation, and the decision.
+
+    Args:
+        stages: ``<candidate>__tuning`` (the study's summary), ``<candidate>__declared``
+            (:func:`evaluate_declared`) and ``<candidate>__validation`` (its metrics).
+    """
+    metric = evaluation.selection_metric
+    grouped: dict[str, dict] = {}
+    for key, values in stages.items():
+        candidate, stage = key.rsplit("__", 1)
+        grouped.setdefault(candidate, {})[stage] = values
+    rows = []
+    for candidate, found in sorted(grouped.items()):
+        summary, declared = found.get("tuning", {}), found.get("declared", {})
+        validation = found.get("validation", {})
+        tuned = bool(summary.get("tuned"))
+        rows.append(
+            {
+                "candidate": candidate,
+                "searched": ", ".join(summary.get("searched", [])),
+                "trials": summary.get("trials", 0),
+                "complete": summary.get("complete", 0),
+                "pruned": summary.get("pruned", 0),
+                "failed": summary.get("failed", 0),
+                "tuning_seconds": summary.get("seconds", 0.0),
+                "budget_seconds": summary.get("budget_seconds", math.nan),
+                "fit_playlists": summary.get("fit_playlists", math.nan),
+                "tuning_queries": summary.get("queries", math.nan),
+                "conf_tuning_value": summary.get("default_value", math.nan),
+                "conf_tuning_se": summary.get("default_se", math.nan),
+                "best_tuning_value": summary.get("best_value", math.nan),
+                "best_tuning_se": summary.get("best_se", math.nan),
+                "tuning_paired_se": summary.get("paired_se", math.nan),
+                "tuned": tuned,
+                "changed": changes_text(summary.get("changed", {})),
+                f"validation_{metric}": validation.get(metric, math.nan),
+                f"validation_{metric}_se": validation.get(f"{metric}_se", math.nan),
+                f"conf_validation_{metric}": declared.get(
+                    "value", validation.get(metric, math.nan) if not tuned else math.nan
+                ),
+                f"conf_validation_{metric}_se": declared.get(
+                    "standard_error",
+                    validation.get(f"{metric}_se", math.nan) if not tuned else math.nan,
+                ),
+                "validation_paired_se": declared.get("paired_se", math.nan),
+                "decision": summary.get("decision", ""),
+            }
+        )
+    return pd.DataFrame(rows)
