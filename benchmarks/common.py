@@ -159,3 +159,35 @@ def kedro_profiled(project: Path, arguments: list[str], log: Path) -> dict:
     profiles = sorted(project.glob("mlruns/*/*/artifacts/run_profile.json"), key=os.path.getmtime)
     profile = json.loads(profiles[-1].read_text())
     return {"wall": wall, "profile": profile}
+
+
+def print_tuning(data: Path, digits: int = 4) -> None:
+    """The run's ``tuning_results.csv`` as a table: each tuned candidate's trials and seconds,
+    the conf's and the best figure on the tuning queries, what moved, and the conf's and the
+    shipped figure on validation (with the paired SE of the difference)."""
+    import pandas as pd  # noqa: PLC0415 - only the benchmarks that report tuning need it
+
+    path = data / "07_model_output/tuning_results.csv"
+    if not path.exists():
+        return
+
+    def f(value: float) -> str:
+        return "—" if pd.isna(value) else f"{value:.{digits}f}"
+
+    print(
+        "\n| tuned candidate | trials (complete / pruned) | tuning s (budget) | fit playlists | "
+        "tuning: conf's → best | tuned | changed | validation: conf's → shipped (paired SE) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for row in pd.read_csv(path).itertuples():
+        conf, shipped = row.conf_validation_hit_rate_at_10, row.validation_hit_rate_at_10
+        paired = "" if pd.isna(row.validation_paired_se) else f" ({f(row.validation_paired_se)})"
+        validation = f(shipped) if not row.tuned else f"{f(conf)} → {f(shipped)}{paired}"
+        fit = "—" if pd.isna(row.fit_playlists) else f"{row.fit_playlists:,.0f}"
+        changed = row.changed if isinstance(row.changed, str) else ""
+        print(
+            f"| {row.candidate} | {row.trials} ({row.complete} / {row.pruned}) | "
+            f"{row.tuning_seconds:.0f} ({row.budget_seconds:.0f}) | {fit} | "
+            f"{f(row.conf_tuning_value)} → {f(row.best_tuning_value)} | "
+            f"{'yes' if row.tuned else 'no'} | {changed} | {validation} |"
+        )

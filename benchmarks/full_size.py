@@ -39,6 +39,7 @@ from common import (
     WORKDIR,
     generated_file,
     kedro_profiled,
+    print_tuning,
     python_result,
     scratch_project,
 )
@@ -228,6 +229,7 @@ def print_candidates_and_package(project: Path) -> None:
             )
         selection = json.loads((project / "data/07_model_output/model_selection.json").read_text())
         print(f"\nselection ({selection['rule']}): {selection['explanation']}")
+        print_tuning(project / "data")
     package = project / "data/09_deployment/model.tar.gz"
     if package.exists():
         size = package.stat().st_size / 2**30

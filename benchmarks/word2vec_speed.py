@@ -37,8 +37,7 @@ from music_recsys.kinds.word2vec.training import (
     train_word2vec,
     write_corpus,
 )
-from music_recsys.pipelines.candidates import declared_candidates
-from music_recsys.pipelines.data_science.pipeline import shared_training_leader
+from music_recsys.pipelines.candidates import declared_candidates, shared_training_leader
 
 FULL_TRAIN_WORDS = 12_900_000 * 0.7
 
