@@ -176,9 +176,10 @@ def print_tuning(data: Path, digits: int = 4) -> None:
 
     print(
         "\n| tuned candidate | trials (complete / pruned) | tuning s (budget) | fit playlists | "
-        "tuning: conf's → best | tuned | changed | validation: conf's → shipped (paired SE) |"
+        "search: conf's → best | confirm: conf's → best (paired SE) | tuned | changed | "
+        "validation: conf's → shipped (paired SE) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in pd.read_csv(path).itertuples():
         conf, shipped = row.conf_validation_hit_rate_at_10, row.validation_hit_rate_at_10
         paired = "" if pd.isna(row.validation_paired_se) else f" ({f(row.validation_paired_se)})"
@@ -189,5 +190,7 @@ def print_tuning(data: Path, digits: int = 4) -> None:
             f"| {row.candidate} | {row.trials} ({row.complete} / {row.pruned}) | "
             f"{row.tuning_seconds:.0f} ({row.budget_seconds:.0f}) | {fit} | "
             f"{f(row.conf_tuning_value)} → {f(row.best_tuning_value)} | "
+            f"{f(row.conf_confirm_value)} → {f(row.best_confirm_value)}"
+            f"{'' if pd.isna(row.confirm_paired_se) else f' ({f(row.confirm_paired_se)})'} | "
             f"{'yes' if row.tuned else 'no'} | {changed} | {validation} |"
         )

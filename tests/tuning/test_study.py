@@ -30,7 +30,7 @@ def test_the_first_trial_is_the_conf_setting_and_every_trial_is_recorded():
     trials = tuned.trials
     assert trials.loc[0, "param_window"] == 2 and trials.loc[0, "param_normalisation"] == "none"
     assert len(trials) == 8 and set(trials["state"]) == {"COMPLETE"}
-    assert trials["value"].between(0, 1).all()
+    assert trials["value"].between(0, 1).all() and trials["confirm_value"].between(0, 1).all()
     summary = tuned.summary
     assert summary["trials"] == 8 and summary["default_value"] == trials.loc[0, "value"]
     assert summary["best_value"] == trials["value"].max()
@@ -43,9 +43,12 @@ def test_a_lead_within_the_configured_paired_ses_keeps_the_conf_setting():
     assert kept.summary["best_value"] >= kept.summary["default_value"]
     assert "kept" in kept.summary["decision"]
     moved = study("cooccurrence", {"window": 2}, pruning=False, min_lead_se=0.0)
-    if moved.summary["best_value"] > moved.summary["default_value"]:
-        assert moved.summary["tuned"] and moved.summary["changed"]
-        assert moved.settings != {"window": 2, "normalisation": "none"}
+    # The decision is taken on the confirm queries, not on those that chose the best trial.
+    summary = moved.summary
+    assert summary["lead"] == summary["confirm_best_value"] - summary["confirm_default_value"]
+    assert summary["tuned"] == (summary["lead"] > 0)
+    if summary["tuned"]:
+        assert summary["changed"] and moved.settings != {"window": 2, "normalisation": "none"}
 
 
 def test_disabled_tuning_runs_no_trial_and_ships_the_conf_setting():

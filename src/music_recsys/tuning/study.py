@@ -10,8 +10,11 @@
   (``max_training_seconds``) has it cut to the time left.
 - Candidates that share a first stage (word2vec variants that differ only in scoring) are tuned
   as one: a trial trains once and scores every variant; its value is the best of them.
-- The tuned setting ships only when it beats the conf's on the tuning queries by more than
-  ``min_lead_se`` paired standard errors; otherwise the conf's stays (and the summary says why).
+- Trials are scored on half the tuning queries (every other one: "search"); a complete trial
+  also on the other half ("confirm"). The best trial on the search queries ships only when it
+  beats the conf's on the confirm queries by more than ``min_lead_se`` paired standard errors
+  (the best of many trials on the queries that chose it is flattered; a fresh half is not);
+  otherwise the conf's stays, and the summary says why.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def tune(
     trials = _trials_frame(study.trials, space)
     summary = (
         base
-        | _decide(study, objective.values, declared, space, tuning)
+        | _decide(study, objective, declared, space, tuning)
         | {
             "trials": len(study.trials),
             "complete": int((trials["state"] == "COMPLETE").sum()),
@@ -141,7 +144,12 @@ class _Objective:
         self.kind, self.group, self.inputs = kind, dict(group), inputs
         self.queries, self.evaluation, self.tuning = queries, evaluation, tuning
         self.metric, self.k = metric, k
-        self.values: dict[int, np.ndarray] = {}  # trial number → per-query values (best member)
+        # Trials are scored on every other tuning query ("search"); a complete trial is also
+        # scored on the others ("confirm"), which decide whether the best trial ships: the
+        # search's maximum over many trials is biased upwards, a fresh half is not.
+        self.search, self.confirm = queries.iloc[0::2], queries.iloc[1::2]
+        self.values: dict[int, np.ndarray] = {}  # trial → per-query values on "search"
+        self.confirmed: dict[int, np.ndarray] = {}  # trial → per-query values on "confirm"
         self.deadline = math.inf
         self.fit_playlists = 0
         self.first_error: Exception | None = None  # the conf's own setting failed
@@ -171,8 +179,8 @@ class _Objective:
         started = time.perf_counter()
         fits = self._fit(members)
         trial.set_user_attr("fit_seconds", round(time.perf_counter() - started, 2))
-        cut = int(len(self.queries) * PRUNE_SHARE)
-        parts = [self.queries.iloc[:cut], self.queries.iloc[cut:]] if cut else [self.queries]
+        cut = int(len(self.search) * PRUNE_SHARE)
+        parts = [self.search.iloc[:cut], self.search.iloc[cut:]] if cut else [self.search]
         scored: dict[str, list[np.ndarray]] = {n: [] for n in fits}
         for step, part in enumerate(parts):
             for n, recommender in fits.items():
@@ -184,8 +192,9 @@ class _Objective:
                     trial.set_user_attr("member", best)
                     raise optuna.TrialPruned
         trial.set_user_attr("member", best)
-        trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
         self.values[trial.number] = np.concatenate(scored[best])
+        self.confirmed[trial.number] = self._per_query(fits[best], self.confirm, trial.number)
+        trial.set_user_attr("confirm_value", m.mean(self.confirmed[trial.number]))
         return value
 
     def _with(self, settings: Settings, chosen: dict, left: float) -> Settings:
@@ -260,8 +269,10 @@ def _none(why: str) -> dict:
     }
 
 
-def _decide(study, values: dict, declared: Settings, space: dict, tuning: TuningParams) -> dict:
-    """Whether the best trial's setting replaces the conf's (see the module doc)."""
+def _decide(study, scored, declared: Settings, space: dict, tuning: TuningParams) -> dict:
+    """Whether the best trial's setting replaces the conf's (see the module doc): the best on
+    the search queries, judged against the conf's on the confirm queries."""
+    values, confirmed = scored.values, scored.confirmed
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     declared_values = declared.model_dump()
     if not complete:
@@ -296,14 +307,22 @@ def _decide(study, values: dict, declared: Settings, space: dict, tuning: Tuning
                 "_settings": declared_values,
             }
         )
-    lead = best.value - default.value
-    paired = m.standard_error(values[best.number] - values[0])
-    result |= {"lead": lead, "paired_se": paired}
+    best_confirmed, default_confirmed = confirmed[best.number], confirmed[0]
+    lead = m.mean(best_confirmed) - m.mean(default_confirmed)
+    paired = m.standard_error(best_confirmed - default_confirmed)
+    result |= {
+        "lead": lead,
+        "paired_se": paired,
+        "confirm_default_value": m.mean(default_confirmed),
+        "confirm_best_value": m.mean(best_confirmed),
+    }
     moved = changes_text(changed)
     if lead > tuning.min_lead_se * paired:
         decision = (
-            f"tuned ({moved}): {best.value:.4f} against the conf's {default.value:.4f} on the "
-            f"tuning queries, a lead of {lead:.4f} (paired SE {paired:.4f})"
+            f"tuned ({moved}): best of {len(complete)} trials on the search queries "
+            f"({best.value:.4f} against the conf's {default.value:.4f}); on the confirm "
+            f"queries {m.mean(best_confirmed):.4f} against {m.mean(default_confirmed):.4f}, a "
+            f"lead of {lead:.4f} (paired SE {paired:.4f})"
         )
         return (
             result
@@ -311,8 +330,9 @@ def _decide(study, values: dict, declared: Settings, space: dict, tuning: Tuning
             | {"_settings": declared_values | best.params}
         )
     decision = (
-        f"the conf's setting is kept: the best trial ({moved}) leads it by {lead:.4f}, within "
-        f"{tuning.min_lead_se:g} paired SE ({paired:.4f}) on the tuning queries"
+        f"the conf's setting is kept: the best of {len(complete)} trials on the search queries "
+        f"({moved}: {best.value:.4f} against {default.value:.4f}) leads it by {lead:.4f} on the "
+        f"confirm queries, not more than {tuning.min_lead_se:g} paired SE ({paired:.4f})"
     )
     return (
         result
@@ -364,7 +384,8 @@ def _progress(name: str, seconds: float, patience: int | None):
 
 
 def _trials_frame(trials: list, space: Mapping[str, Dimension]) -> pd.DataFrame:
-    """One row per trial: number, state, value, its settings, which variant scored, seconds."""
+    """One row per trial: number, state, value (search queries), seconds, the value on the
+    confirm queries, which variant scored, its settings."""
     rows = []
     for t in trials:
         row = {
@@ -373,10 +394,13 @@ def _trials_frame(trials: list, space: Mapping[str, Dimension]) -> pd.DataFrame:
             "value": t.value if t.value is not None else math.nan,
             "seconds": t.duration.total_seconds() if t.duration else math.nan,
             "fit_seconds": t.user_attrs.get("fit_seconds", math.nan),
+            "confirm_value": t.user_attrs.get("confirm_value", math.nan),
             "scored_as": t.user_attrs.get("member", ""),
             "note": t.user_attrs.get("why", ""),
         }
         row |= {f"param_{p}": t.params.get(p) for p in space}
         rows.append(row)
-    columns = ["trial", "state", "value", "seconds", "fit_seconds", "scored_as", "note"]
+    columns = [
+        "trial", "state", "value", "seconds", "fit_seconds", "confirm_value", "scored_as", "note"
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns + [f"param_{p}" for p in space])

@@ -99,8 +99,8 @@ def evaluate_declared(
         return {"compared": False, "why": "tuning.default_on_validation is false"}
     if candidate_kind.shared_training is not None:
         # word2vec: its training is the run's costliest; a second one only to report would
-        # double it (the tuning queries compare the two).
-        return {"compared": False, "why": "a shared training is not repeated to report"}
+        # double it (the confirm queries compare the two).
+        return {"compared": False, "why": "word2vec's training is not repeated to report"}
     started = time.perf_counter()
     inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
     model = candidate_kind.fit(inputs, settings).recommender
@@ -156,7 +156,9 @@ def build_tuning_table(evaluation: EvaluationParams, **stages: dict) -> pd.DataF
                 "conf_tuning_se": summary.get("default_se", math.nan),
                 "best_tuning_value": summary.get("best_value", math.nan),
                 "best_tuning_se": summary.get("best_se", math.nan),
-                "tuning_paired_se": summary.get("paired_se", math.nan),
+                "conf_confirm_value": summary.get("confirm_default_value", math.nan),
+                "best_confirm_value": summary.get("confirm_best_value", math.nan),
+                "confirm_paired_se": summary.get("paired_se", math.nan),
                 "tuned": tuned,
                 "changed": changes_text(summary.get("changed", {})),
                 f"validation_{metric}": validation.get(metric, math.nan),

@@ -311,8 +311,17 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
                 f"{a:.0f} ({b:.0f})"
                 for a, b in zip(t["tuning_seconds"], t["budget_seconds"], strict=True)
             ],
-            "tuning: conf's": _pm(t["conf_tuning_value"], t["conf_tuning_se"]),
-            "tuning: best": _pm(t["best_tuning_value"], t["best_tuning_se"]),
+            "search: conf's": _pm(t["conf_tuning_value"], t["conf_tuning_se"]),
+            "search: best": _pm(t["best_tuning_value"], t["best_tuning_se"]),
+            "confirm: conf's → best (paired SE)": [
+                "" if pd.isna(a) else f"{a:.4f} → {b:.4f} ({se:.4f})"
+                for a, b, se in zip(
+                    t["conf_confirm_value"],
+                    t["best_confirm_value"],
+                    t["confirm_paired_se"],
+                    strict=True,
+                )
+            ],
             "tuned": t["tuned"].map({True: "yes", False: "no"}),
             "changed": t["changed"].fillna(""),
             "validation: conf's": _pm(
@@ -333,8 +342,9 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
             + (f"{int(queries.max()):,} " if len(queries) else "")
             + f"queries from other training playlists ({html.escape(metric)}): validation, "
             "which selects, and test were never read by tuning. The conf's setting is the first "
-            "trial; a tuned setting ships only when it leads the conf's by more than the "
-            "configured paired standard errors on the tuning queries. "
+            "trial; TPE searches on half the tuning queries (<i>search</i>), and the best trial "
+            "ships only when it leads the conf's on the other half (<i>confirm</i>) by more "
+            "than the configured paired standard errors. "
             "<i>validation: conf's</i> is the conf's setting fitted and scored on validation "
             "beside the shipped one (empty where tuning kept it, or for a shared word2vec "
             "training, which is not repeated). Optuna's plots: "
