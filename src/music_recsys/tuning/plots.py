@@ -58,13 +58,15 @@ def _value(value, dim):
     return int(value) if type(dim).__name__ == "IntRange" else float(value)
 
 
-def plot_tuning(trials: pd.DataFrame, space: SearchSpace, name: str) -> tuple[Figure, Figure]:
+def plot_tuning(
+    trials: pd.DataFrame, space: SearchSpace, name: str, decision: str = ""
+) -> tuple[Figure, Figure]:
     """Optimisation history and parameter importances (fANOVA) of one candidate's trials; a
-    figure that says why, where there is nothing to plot."""
+    figure that says why (``decision``), where there is nothing to plot."""
     study = study_from_trials(trials, space)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        note = "no trial completed" if len(trials) else "not tuned"
+        note = decision or ("no trial completed" if len(trials) else "not tuned")
         return _note(f"{name}: {note}"), _note(f"{name}: {note}")
     # Optuna's plots set pyplot's style globally: kept inside this block, and their figures
     # closed in pyplot (they stay drawable) so that nothing outlives the node.

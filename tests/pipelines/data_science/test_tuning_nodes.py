@@ -25,7 +25,7 @@ EVALUATION = EvaluationParams(k=(10,))
 COOCCURRENCE = kind("cooccurrence").settings
 
 
-def declared(tuned: dict, **tuning):
+def declared(tuned: dict, shares: bool = False, **tuning):
     rows = relation(ROWS)
     index = build_track_index(rows)
     queries = QUERIES
@@ -43,6 +43,7 @@ def declared(tuned: dict, **tuning):
         tuned,
         kind_name="cooccurrence",
         name="cooccurrence",
+        shares_training=shares,
     ), ranks
 
 
@@ -51,6 +52,8 @@ def test_the_conf_setting_is_scored_on_validation_only_when_tuning_changed_it():
     assert same == {"compared": False, "why": "tuning kept the conf's setting"}
     off, _ = declared({"window": None, "normalisation": "cosine"}, default_on_validation=False)
     assert not off["compared"]
+    shared, _ = declared({"window": None, "normalisation": "cosine"}, shares=True)
+    assert shared == {"compared": False, "why": "a shared training is not repeated to report"}
     result, _ = declared({"window": None, "normalisation": "cosine"})
     assert result["compared"] and 0 <= result["value"] <= 1
     assert result["standard_error"] > 0 and result["paired_se"] > 0

@@ -98,13 +98,13 @@ def tuning_nodes(
     )
     plots = Node(
         partial_named(plot_candidate_tuning, kind_name=kind.name, name=name),
-        "tuning_trials",
+        ["tuning_trials", "tuning_summary"],
         ["tuning_history_plot", "tuning_importance_plot"],
         name="plot_tuning_node",
         tags="plots",
     )
     declared = Node(
-        for_candidate(evaluate_declared, kind, name),
+        partial_named(for_candidate(evaluate_declared, kind, name), shares_training=bool(sharing)),
         TRAINING_INPUTS
         | {
             "validation_queries": "validation_queries",

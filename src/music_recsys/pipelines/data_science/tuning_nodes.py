@@ -59,9 +59,14 @@ def tune_candidate(
     return tuned.settings, tuned.trials, tuned.summary
 
 
-def plot_candidate_tuning(tuning_trials: pd.DataFrame, kind_name: str = "", name: str = ""):
-    """Optuna's optimisation history and parameter importances of the candidate's trials."""
-    return plot_tuning(tuning_trials, kind(kind_name).search_space, name)
+def plot_candidate_tuning(
+    tuning_trials: pd.DataFrame, tuning_summary: dict, kind_name: str = "", name: str = ""
+):
+    """Optuna's optimisation history and parameter importances of the candidate's trials (or,
+    with none, a figure that says why: the study's decision)."""
+    return plot_tuning(
+        tuning_trials, kind(kind_name).search_space, name, tuning_summary.get("decision", "")
+    )
 
 
 def adopt_tuned_settings(settings, leader_settings: dict, kind_name: str = "", name: str = ""):
@@ -84,9 +89,11 @@ def evaluate_declared(
     tuned_settings: dict,
     kind_name: str = "",
     name: str = "",
+    shares_training: bool = False,
 ) -> dict:
     """The conf's setting on validation, beside the tuned one, for the report: fitted and
-    scored only when tuning changed the setting (and ``tuning.default_on_validation``).
+    scored only when tuning changed the setting (and ``tuning.default_on_validation``), and
+    not for a training other candidates share (``shares_training``).
 
     Returns:
         ``{"compared": False, "why": ...}``, or the conf's value and standard error and the
@@ -97,10 +104,10 @@ def evaluate_declared(
         return {"compared": False, "why": "tuning kept the conf's setting"}
     if not tuning.default_on_validation:
         return {"compared": False, "why": "tuning.default_on_validation is false"}
-    if candidate_kind.shared_training is not None:
-        # word2vec: its training is the run's costliest; a second one only to report would
-        # double it (the confirm queries compare the two).
-        return {"compared": False, "why": "word2vec's training is not repeated to report"}
+    if shares_training:
+        # A training other candidates share (word2vec's skip-gram, the run's costliest): a
+        # second one only to report would double it (the confirm queries compare the two).
+        return {"compared": False, "why": "a shared training is not repeated to report"}
     started = time.perf_counter()
     inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
     model = candidate_kind.fit(inputs, settings).recommender
