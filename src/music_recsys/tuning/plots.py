@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 def study_from_trials(trials: pd.DataFrame, space: SearchSpace) -> optuna.Study:
     """An in-memory study holding the table's complete and pruned trials."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
     distributions = {p: distribution(dim) for p, dim in space.items()}
     for row in trials.itertuples(index=False):

@@ -97,6 +97,7 @@ def tune(
     if why:
         return Tuned(declared.model_dump(mode="json"), _trials_frame([], space), base | _none(why))
     objective = _Objective(kind, group, inputs, queries, evaluation, tuning, metric, k)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line a trial is logged instead
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=tuning.seed),
@@ -106,7 +107,6 @@ def tune(
     )
     values = declared.model_dump()
     study.enqueue_trial({p: values[p] for p in space}, skip_if_exists=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     objective.deadline = time.monotonic() + seconds
     started = time.perf_counter()
     study.optimize(
@@ -299,9 +299,11 @@ def _decide(study, scored, declared: Settings, space: dict, tuning: TuningParams
     }
     if best.number == 0 or not changed:
         decision = f"the conf's setting is the best of {len(complete)} complete trials; kept"
+        confirmed_value = m.mean(confirmed[0])
         return (
             result
             | {"tuned": False, "changed": {}, "paired_se": 0.0, "lead": 0.0}
+            | {"confirm_default_value": confirmed_value, "confirm_best_value": confirmed_value}
             | {
                 "decision": decision,
                 "_settings": declared_values,
