@@ -298,7 +298,11 @@ def _decide(study, scored, declared: Settings, space: dict, tuning: TuningParams
         if best.params[p] != declared_values[p]
     }
     if best.number == 0 or not changed:
-        decision = f"the conf's setting is the best of {len(complete)} complete trials; kept"
+        decision = (
+            "the conf's setting is the only complete trial; kept"
+            if len(complete) == 1
+            else f"the conf's setting is the best of {len(complete)} complete trials; kept"
+        )
         confirmed_value = m.mean(confirmed[0])
         return (
             result
