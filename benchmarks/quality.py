@@ -28,8 +28,9 @@ their similarity (SKNN's own setting) and with 500 voting similarity³, iALS by 
 with 64 factors / 8 iterations and 128 / 15 (regularization 0.05, alpha 10) — and the
 independent reference figures (the data's README).
 
-Usage (from the project root, after `make setup`; about 10 minutes on 2 cores):
+Usage (from the project root, after `make setup`; about 5 minutes on 2 cores):
     .venv/bin/python benchmarks/quality.py [--file <yes_small_playlists.csv>] [--only NAME]
+        [--params tuning.total_seconds=600,tuning.seconds_per_candidate=120]
 """
 
 from __future__ import annotations
@@ -201,6 +202,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", type=Path, default=SHARED_DATA / "yes_small_playlists.csv")
     parser.add_argument("--only", choices=list(SCENARIOS), action="append")
+    parser.add_argument(
+        "--params",
+        default="",
+        help="more kedro --params, e.g. tuning.total_seconds=600 (a larger tuning budget)",
+    )
     args = parser.parse_args()
     if not args.file.is_file():
         parser.error(
@@ -210,7 +216,8 @@ def main() -> None:
     for name in args.only or list(SCENARIOS):
         source = title_sorted_copy(args.file) if name == "title_sorted" else args.file
         project = scratch_project(WORKDIR, f"quality_{name}")
-        params = ",".join([f"raw_data_path={source.resolve()}", *COMMON, *SCENARIOS[name]])
+        extra = [p for p in args.params.split(",") if p]
+        params = ",".join([f"raw_data_path={source.resolve()}", *COMMON, *SCENARIOS[name], *extra])
         kedro_run(project, "--params", params)
         packaged = None
         if name == "title_sorted":
