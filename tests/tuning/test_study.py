@@ -108,3 +108,18 @@ def test_candidates_sharing_a_training_are_tuned_as_one_trained_once_a_trial():
     assert set(tuned.trials["scored_as"]) <= {"c", "d"}
     # Each trial's value is its better-scoring variant's.
     assert tuned.settings["scoring"] == "cosine"
+
+
+def test_plots_say_why_where_importances_cannot_be_computed():
+    from music_recsys.tuning.plots import plot_tuning  # noqa: PLC0415 - matplotlib
+
+    tuned = study("cooccurrence", {"window": 2}, pruning=False, max_trials=4)
+    same = tuned.trials.assign(value=0.25)  # every trial scored the same: no variance
+    history, importance = plot_tuning(same, kind("cooccurrence").search_space, "c")
+    assert "all scored the same" in importance.texts[0].get_text()
+    assert history.axes  # the history is still drawn
+    _, importance = plot_tuning(tuned.trials.head(2), kind("cooccurrence").search_space, "c")
+    assert "too few" in importance.texts[0].get_text()
+    empty = tuned.trials.head(0)
+    history, _ = plot_tuning(empty, kind("cooccurrence").search_space, "c", "fitted as declared")
+    assert "fitted as declared" in history.texts[0].get_text()

@@ -77,19 +77,24 @@ def plot_tuning(
             study, target_name="tuning " + "HR@10"
         ).figure
         history.suptitle(f"{name}: tuning trials (trial 0 = the conf's setting)")
-        if len(complete) >= 3 and len(space) >= 2:
-            importance = optuna.visualization.matplotlib.plot_param_importances(study).figure
-            importance.suptitle(f"{name}: which settings mattered (fANOVA, {len(complete)} trials)")
-        else:
-            importance = _note(
-                f"{name}: {len(complete)} complete trials over {len(space)} setting(s): too few "
-                "for parameter importances"
-            )
+        importance = _importance(study, complete, space, name)
     for figure in (history, importance):
         plt.close(figure)
         figure.set_size_inches(8, 4.5)
         figure.tight_layout()
     return history, importance
+
+
+def _importance(study: optuna.Study, complete: list, space: SearchSpace, name: str) -> Figure:
+    """fANOVA's parameter importances, or a note where they cannot be computed: too few
+    trials or settings, or trials that all scored the same (no variance to apportion)."""
+    values = {t.value for t in complete}
+    if len(complete) < 3 or len(space) < 2 or len(values) < 2:
+        why = "they all scored the same" if len(values) < 2 else "too few for importances"
+        return _note(f"{name}: {len(complete)} complete trials over {len(space)} setting(s): {why}")
+    figure = optuna.visualization.matplotlib.plot_param_importances(study).figure
+    figure.suptitle(f"{name}: which settings mattered (fANOVA, {len(complete)} trials)")
+    return figure
 
 
 def _note(text: str) -> Figure:
