@@ -123,3 +123,20 @@ def test_plots_say_why_where_importances_cannot_be_computed():
     empty = tuned.trials.head(0)
     history, _ = plot_tuning(empty, kind("cooccurrence").search_space, "c", "fitted as declared")
     assert "fitted as declared" in history.texts[0].get_text()
+
+
+def test_a_failing_trial_is_recorded_with_its_error_and_the_study_goes_on():
+    cooccurrence = kind("cooccurrence")
+
+    def fragile(inputs, settings):
+        if settings.window != 2:
+            raise MemoryError("this window does not fit")
+        return cooccurrence.fit(inputs, settings)
+
+    tuned = study(
+        "", {"window": 2}, pruning=False, chosen_kind=dataclasses.replace(cooccurrence, fit=fragile)
+    )
+    failed = tuned.trials[tuned.trials["state"] == "FAIL"]
+    assert len(failed) >= 1 and tuned.summary["failed"] == len(failed)
+    assert failed["note"].str.contains("MemoryError: this window does not fit").all()
+    assert tuned.summary["trials"] == 8 and tuned.settings["window"] == 2
