@@ -26,14 +26,19 @@ from music_recsys.core.protocol import EvaluationParams, sits_out
 logger = logging.getLogger(__name__)
 
 
-def _paired_se(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int) -> float:
-    """Standard error of the mean per-query difference of ``metric`` at ``k`` (same queries)."""
+def paired_differences(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int) -> np.ndarray:
+    """Per query, ``a``'s value of ``metric`` at ``k`` minus ``b``'s, on the queries both count
+    (``a`` and ``b``: per-query ranks from :func:`~music_recsys.core.evaluation.evaluate`)."""
     joined = a.merge(b, on="playlist_id", suffixes=("_a", "_b"))
     joined = joined[joined["counted_a"] & joined["counted_b"]]
-    difference = m.per_query(joined["rank_a"].to_numpy(), metric, k) - m.per_query(
+    return m.per_query(joined["rank_a"].to_numpy(), metric, k) - m.per_query(
         joined["rank_b"].to_numpy(), metric, k
     )
-    return m.standard_error(difference)
+
+
+def _paired_se(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int) -> float:
+    """Standard error of the mean per-query difference of ``metric`` at ``k`` (same queries)."""
+    return m.standard_error(paired_differences(a, b, metric, k))
 
 
 def select_candidate(

@@ -142,7 +142,7 @@ def evaluate_on_test(
     return selected, results
 
 
-def _by_candidate(candidate_metrics: dict) -> dict[str, dict[str, dict]]:
+def by_candidate(candidate_metrics: dict) -> dict[str, dict[str, dict]]:
     """``{"<candidate>__<stage>": values}`` → ``{candidate: {stage: values}}``."""
     grouped: dict[str, dict[str, dict]] = {}
     for key, values in candidate_metrics.items():
@@ -175,7 +175,7 @@ def build_results_table(
         its time budget ran out), ``tuned``, ``tuning_trials``, ``tuning_seconds``, ``notes`` (order handling, a blend's weights, why it sat
         out), ``evaluation_seconds`` and every metric with its standard error.
     """
-    grouped = _by_candidate(candidate_metrics)
+    grouped = by_candidate(candidate_metrics)
     rows = []
     for name, stages in grouped.items():
         training = stages.get("training", {})
@@ -241,7 +241,7 @@ def collect_mlflow_metrics(selection: dict, test_metrics: dict, **candidate_metr
         ``<candidate>.validation.eligible`` (0 when it sat out; NaNs and non-numbers left out).
     """
     flat: dict[str, float] = {}
-    for candidate, stages in _by_candidate(candidate_metrics).items():
+    for candidate, stages in by_candidate(candidate_metrics).items():
         for stage, values in stages.items():
             flat |= {f"{candidate}.{stage}.{name}": value for name, value in values.items()}
             for component, weight in values.get("weights", {}).items():

@@ -12,7 +12,9 @@ import pandas as pd
 from music_recsys.core import metrics as m
 from music_recsys.core.evaluation import evaluate
 from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.selection import paired_differences
 from music_recsys.kinds import FitInputs, kind
+from music_recsys.pipelines.data_science.nodes import as_settings, by_candidate
 from music_recsys.tuning.params import TuningParams
 from music_recsys.tuning.plots import plot_tuning
 from music_recsys.tuning.study import changes_text, tune
@@ -47,8 +49,7 @@ def tune_candidate(
     """
     candidate_kind = kind(kind_name)
     group = {name: settings} | {
-        member: candidate_kind.settings(**dict(values)) if isinstance(values, dict) else values
-        for member, values in sharing.items()
+        member: as_settings(kind_name, values) for member, values in sharing.items()
     }
     inputs = FitInputs(playlists_tuning, tuning_track_index, track_order_report, name=name)
     running = sum(
@@ -72,9 +73,9 @@ def plot_candidate_tuning(
 def adopt_tuned_settings(settings, leader_settings: dict, kind_name: str = "", name: str = ""):
     """The settings of a candidate that shares another's first stage: its own, with the values
     tuning chose for the shared training (so that the two still share it)."""
-    searched = kind(kind_name).search_space
-    adopted = settings.model_dump() | {p: leader_settings[p] for p in searched}
-    return kind(kind_name).settings(**adopted).model_dump(mode="json")
+    candidate_kind = kind(kind_name)
+    adopted = settings.model_dump() | {p: leader_settings[p] for p in candidate_kind.search_space}
+    return candidate_kind.settings(**adopted).model_dump(mode="json")
 
 
 def evaluate_declared(
@@ -113,12 +114,7 @@ def evaluate_declared(
     model = candidate_kind.fit(inputs, settings).recommender
     metrics, ranks = evaluate(model, validation_queries, evaluation, name=f"{name} (conf)")
     metric = evaluation.selection_metric
-    joined = validation_ranks.merge(ranks, on="playlist_id", suffixes=("_tuned", "_conf"))
-    joined = joined[joined["counted_tuned"] & joined["counted_conf"]]
-    metric_name, k = m.parse_metric(metric)
-    difference = m.per_query(joined["rank_tuned"].to_numpy(), metric_name, k) - m.per_query(
-        joined["rank_conf"].to_numpy(), metric_name, k
-    )
+    difference = paired_differences(validation_ranks, ranks, *m.parse_metric(metric))
     return {
         "compared": True,
         "value": metrics[metric],
@@ -138,10 +134,7 @@ def build_tuning_table(evaluation: EvaluationParams, **stages: dict) -> pd.DataF
             (:func:`evaluate_declared`) and ``<candidate>__validation`` (its metrics).
     """
     metric = evaluation.selection_metric
-    grouped: dict[str, dict] = {}
-    for key, values in stages.items():
-        candidate, stage = key.rsplit("__", 1)
-        grouped.setdefault(candidate, {})[stage] = values
+    grouped = by_candidate(stages)
     rows = []
     for candidate, found in sorted(grouped.items()):
         summary, declared = found.get("tuning", {}), found.get("declared", {})
