@@ -7,7 +7,6 @@ show.
 
 from __future__ import annotations
 
-import logging
 import math
 import warnings
 
@@ -17,10 +16,8 @@ import optuna
 import pandas as pd
 from matplotlib.figure import Figure
 
-from music_recsys.kinds.search_space import SearchSpace
+from music_recsys.kinds.search_space import Choice, IntRange, SearchSpace
 from music_recsys.tuning.study import distribution
-
-logger = logging.getLogger(__name__)
 
 
 def study_from_trials(trials: pd.DataFrame, space: SearchSpace) -> optuna.Study:
@@ -48,15 +45,12 @@ def _value(value, dim):
     """A parameter as the table stored it (pandas turns None into NaN, ints into floats)."""
     if isinstance(value, float) and math.isnan(value):
         return None
-    if hasattr(dim, "values"):
-        for choice in dim.values:
-            if choice == value and type(choice) is type(value):
-                return choice
-        for choice in dim.values:
-            if choice == value:
-                return choice
-        return value
-    return int(value) if type(dim).__name__ == "IntRange" else float(value)
+    if isinstance(dim, Choice):
+        # The declared choice equal to it, of its own type first (True == 1 == 1.0).
+        equal = [choice for choice in dim.values if choice == value]
+        exact = [choice for choice in equal if type(choice) is type(value)]
+        return (exact or equal or [value])[0]
+    return int(value) if isinstance(dim, IntRange) else float(value)
 
 
 def plot_tuning(

@@ -6,8 +6,9 @@
   catalog for the tuning queries (:mod:`.data`). Pruning: a trial is first scored on a quarter
   of the queries, and stopped there when it trails the median of earlier trials at that point.
 - The budget is wall-clock (``timeout``): no trial starts after it, nor once the slowest trial
-  so far would not fit in the time left, nor after ``patience`` trials without a better one; a kind whose settings carry a training time budget
-  (``max_training_seconds``) has it cut to the time left.
+  so far would not fit in the time left, nor after ``patience`` trials without a better one;
+  a kind whose settings carry a training time budget (``max_training_seconds``) has it cut to
+  the time left.
 - Candidates that share a first stage (word2vec variants that differ only in scoring) are tuned
   as one: a trial trains once and scores every variant; its value is the best of them.
 - Trials are scored on half the tuning queries (every other one: "search"); a complete trial
@@ -120,9 +121,10 @@ def tune(
     if objective.first_error is not None:
         raise objective.first_error  # the conf's own setting fails: the fit would too
     trials = _trials_frame(study.trials, space)
+    decided, chosen = _decide(study, objective, declared, space, tuning)
     summary = (
         base
-        | _decide(study, objective, declared, space, tuning)
+        | decided
         | {
             "trials": len(study.trials),
             "complete": int((trials["state"] == "COMPLETE").sum()),
@@ -133,7 +135,6 @@ def tune(
         }
     )
     logger.info("Tuning %s: %s", name, summary["decision"])
-    chosen = summary.pop("_settings")
     return Tuned(kind.settings(**chosen).model_dump(mode="json"), trials, summary)
 
 
@@ -269,59 +270,57 @@ def _none(why: str) -> dict:
     }
 
 
-def _decide(study, scored, declared: Settings, space: dict, tuning: TuningParams) -> dict:
+def _decide(
+    study, scored, declared: Settings, space: dict, tuning: TuningParams
+) -> tuple[dict, dict]:
     """Whether the best trial's setting replaces the conf's (see the module doc): the best on
-    the search queries, judged against the conf's on the confirm queries."""
+    the search queries, judged against the conf's on the confirm queries.
+
+    Returns:
+        The summary's figures and decision, and the settings that ship.
+    """
     values, confirmed = scored.values, scored.confirmed
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     declared_values = declared.model_dump()
     if not complete:
-        return _none("no trial completed within the budget") | {"_settings": declared_values}
+        return _none("no trial completed within the budget"), declared_values
     default = study.trials[0]
     best = max(complete, key=lambda t: (t.value, -t.number))
     result: dict[str, Any] = {
         "best_value": best.value,
         "best_se": m.standard_error(values[best.number]),
         "best_trial": best.number,
+        "tuned": False,
+        "changed": {},
     }
     if default.state != optuna.trial.TrialState.COMPLETE:
         decision = "the conf's setting did not complete a trial; it is kept"
-        return (
-            result
-            | {"tuned": False, "changed": {}, "decision": decision}
-            | {"_settings": declared_values}
-        )
-    result |= {"default_value": default.value, "default_se": m.standard_error(values[0])}
+        return result | {"decision": decision}, declared_values
     changed = {
         p: [declared_values[p], best.params[p]]
         for p in space
         if best.params[p] != declared_values[p]
     }
-    if best.number == 0 or not changed:
+    kept = best.number == 0 or not changed  # the conf's own setting is the best
+    default_confirmed = confirmed[0]
+    best_confirmed = default_confirmed if kept else confirmed[best.number]
+    lead = 0.0 if kept else m.mean(best_confirmed) - m.mean(default_confirmed)
+    paired = 0.0 if kept else m.standard_error(best_confirmed - default_confirmed)
+    result |= {
+        "default_value": default.value,
+        "default_se": m.standard_error(values[0]),
+        "confirm_default_value": m.mean(default_confirmed),
+        "confirm_best_value": m.mean(best_confirmed),
+        "lead": lead,
+        "paired_se": paired,
+    }
+    if kept:
         decision = (
             "the conf's setting is the only complete trial; kept"
             if len(complete) == 1
             else f"the conf's setting is the best of {len(complete)} complete trials; kept"
         )
-        confirmed_value = m.mean(confirmed[0])
-        return (
-            result
-            | {"tuned": False, "changed": {}, "paired_se": 0.0, "lead": 0.0}
-            | {"confirm_default_value": confirmed_value, "confirm_best_value": confirmed_value}
-            | {
-                "decision": decision,
-                "_settings": declared_values,
-            }
-        )
-    best_confirmed, default_confirmed = confirmed[best.number], confirmed[0]
-    lead = m.mean(best_confirmed) - m.mean(default_confirmed)
-    paired = m.standard_error(best_confirmed - default_confirmed)
-    result |= {
-        "lead": lead,
-        "paired_se": paired,
-        "confirm_default_value": m.mean(default_confirmed),
-        "confirm_best_value": m.mean(best_confirmed),
-    }
+        return result | {"decision": decision}, declared_values
     moved = changes_text(changed)
     if lead > tuning.min_lead_se * paired:
         decision = (
@@ -330,21 +329,14 @@ def _decide(study, scored, declared: Settings, space: dict, tuning: TuningParams
             f"queries {m.mean(best_confirmed):.4f} against {m.mean(default_confirmed):.4f}, a "
             f"lead of {lead:.4f} (paired SE {paired:.4f})"
         )
-        return (
-            result
-            | {"tuned": True, "changed": changed, "decision": decision}
-            | {"_settings": declared_values | best.params}
-        )
+        tuned = {"tuned": True, "changed": changed, "decision": decision}
+        return result | tuned, declared_values | best.params
     decision = (
         f"the conf's setting is kept: the best of {len(complete)} trials on the search queries "
         f"({moved}: {best.value:.4f} against {default.value:.4f}) leads it by {lead:.4f} on the "
         f"confirm queries, not more than {tuning.min_lead_se:g} paired SE ({paired:.4f})"
     )
-    return (
-        result
-        | {"tuned": False, "changed": {}, "decision": decision}
-        | {"_settings": declared_values}
-    )
+    return result | {"decision": decision}, declared_values
 
 
 def _short(value: Any) -> Any:
