@@ -70,12 +70,21 @@ def kind_table(found: dict[str, Candidate]) -> dict[str, dict]:
     }
 
 
-def tuning_plan(found: dict[str, Candidate], conf_source: str | None = None) -> dict[str, str]:
+def declared_with_tuning(
+    conf_source: str | None = None,
+) -> tuple[dict[str, Candidate], dict[str, str]]:
+    """The candidates and their :func:`tuning_plan`, from one reading of the parameters."""
+    params = parameters(conf_source)
+    found = candidates(params)
+    return found, tuning_plan(found, params)
+
+
+def tuning_plan(found: dict[str, Candidate], params: dict) -> dict[str, str]:
     """Per tuned candidate: ``"tuned"`` when it runs its own study, or the name of the
     candidate whose tuned first stage it shares (it adopts those values). Left out: kinds with
     no search space, kinds that tune on validation themselves (the blend's weights), and the
-    conf's ``tuning.untuned``. Like the candidates, fixed when the pipeline is built."""
-    untuned = set((parameters(conf_source).get("tuning") or {}).get("untuned") or ())
+    ``tuning.untuned`` of ``params``. Like the candidates, fixed when the pipeline is built."""
+    untuned = set((params.get("tuning") or {}).get("untuned") or ())
     plan: dict[str, str] = {}
     for name in sorted(found):
         candidate = found[name]

@@ -1,7 +1,7 @@
 """How tuning sits in the pipelines: it reads no held-out playlist, the fits and the
 deployment read what it chose, and a kind without a search space is fitted as declared."""
 
-from music_recsys.pipelines.candidates import declared_candidates, tuning_plan
+from music_recsys.pipelines.candidates import declared_with_tuning
 from music_recsys.pipelines.data_science.pipeline import create_pipeline
 from music_recsys.pipelines.deployment.pipeline import create_pipeline as deployment
 
@@ -15,7 +15,7 @@ HELD_OUT = {
 
 
 def test_the_plan_tunes_every_searchable_candidate_but_the_untuned_and_shares_word2vec():
-    plan = tuning_plan(declared_candidates())
+    _, plan = declared_with_tuning()
     assert plan["ials"] == plan["playlist_knn"] == plan["ease"] == "tuned"
     assert plan["w2v_music_sg_inout"] == "w2v_music_sg"  # shares its training: adopts
     assert "transitions" not in plan  # conf: tuning.untuned
@@ -24,7 +24,7 @@ def test_the_plan_tunes_every_searchable_candidate_but_the_untuned_and_shares_wo
 
 def test_no_tuning_node_reads_a_held_out_split_and_fits_read_the_tuned_settings():
     pipeline = create_pipeline()
-    plan = tuning_plan(declared_candidates())
+    _, plan = declared_with_tuning()
     tuning = [n for n in pipeline.nodes if "tuning" in n.tags]
     assert {n.name.split(".")[-1] for n in tuning} >= {
         "split_for_tuning_node",
@@ -44,5 +44,5 @@ def test_no_tuning_node_reads_a_held_out_split_and_fits_read_the_tuned_settings(
 
 def test_the_deployment_refit_reads_every_tuned_candidate_settings():
     refit = next(n for n in deployment().nodes if n.name == "refit_for_deployment_node")
-    plan = tuning_plan(declared_candidates())
+    _, plan = declared_with_tuning()
     assert {f"{name}.tuned_settings" for name in plan} <= set(refit.inputs)

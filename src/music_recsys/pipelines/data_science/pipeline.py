@@ -21,11 +21,10 @@ from music_recsys.core.selection import select_candidate
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.kinds import Candidate
 from music_recsys.pipelines.candidates import (
-    declared_candidates,
+    declared_with_tuning,
     kind_table,
     settings_of,
     shared_training_leader,
-    tuning_plan,
 )
 from music_recsys.pipelines.data_science.mlflow_model import package_for_mlflow
 from music_recsys.pipelines.data_science.nodes import (
@@ -128,7 +127,8 @@ def candidate_pipeline(
     candidate: Candidate, found: dict[str, Candidate], plan: dict[str, str] | None = None
 ) -> Pipeline:
     """One candidate's fit and evaluation, in its namespace (see the module doc); with its
-    tuning first when the tuning ``plan`` names it (:func:`tuning_plan`)."""
+    tuning first when the tuning ``plan`` names it
+    (:func:`~music_recsys.pipelines.candidates.tuning_plan`)."""
     kind, name = candidate.kind, candidate.name
     plan = plan or {}
     settings = settings_of(candidate)
@@ -199,7 +199,7 @@ def candidate_pipeline(
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    found = declared_candidates()
+    found, plan = declared_with_tuning()
     if not found:
         raise ValueError(
             "No candidate is declared: add at least one top-level block such as "
@@ -208,7 +208,6 @@ def create_pipeline(**kwargs) -> Pipeline:
     names = sorted(found)
     kinds = kind_table(found)
     baselines = tuple(n for n in names if kinds[n]["baseline"])
-    plan = tuning_plan(found)
     studied = [n for n in names if plan.get(n) == "tuned"]
     shared = Pipeline(
         [

@@ -7,7 +7,7 @@ evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true.
 
 from kedro.pipeline import Node, Pipeline
 
-from music_recsys.pipelines.candidates import declared_candidates, tuning_plan
+from music_recsys.pipelines.candidates import declared_with_tuning
 
 from .nodes import (
     check_package,
@@ -19,8 +19,8 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    found = declared_candidates()
-    tuned = {f"{name}__tuned_settings": f"{name}.tuned_settings" for name in tuning_plan(found)}
+    found, plan = declared_with_tuning()
+    tuned = {f"{name}__tuned_settings": f"{name}.tuned_settings" for name in plan}
     return Pipeline(
         [
             Node(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from music_recsys.pipelines.candidates import declared_candidates, tuning_plan
+from music_recsys.pipelines.candidates import declared_with_tuning
 
 from .analysis import infer_track_genres, power_law_metrics, power_law_summary
 from .nodes import latent_space
@@ -31,9 +31,9 @@ PLOTS = (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    found = declared_candidates()
+    found, plan = declared_with_tuning()
     with_vectors = [n for n, c in found.items() if c.kind.has_track_vectors]
-    tuned = any(role == "tuned" for role in tuning_plan(found).values())
+    tuned = any(role == "tuned" for role in plan.values())
     return Pipeline(
         [
             Node(
