@@ -346,8 +346,9 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
             "ships only when it leads the conf's on the other half (<i>confirm</i>) by more "
             "than the configured paired standard errors. "
             "<i>validation: conf's</i> is the conf's setting fitted and scored on validation "
-            "beside the shipped one (empty where tuning kept it, or for a shared word2vec "
-            "training, which is not repeated). Optuna's plots: "
+            "beside the shipped one where tuning changed it (the shipped one itself where tuning "
+            "kept it; empty for a shared word2vec training, which is not repeated). Optuna's "
+            "plots: "
             "<code>data/06_viz/tuning/</code>; every trial: "
             "<code>data/07_model_output/&lt;candidate&gt;/tuning_trials.csv</code> and MLflow. "
             f"Selection: {html.escape(_rule(model_selection))}</p>",
