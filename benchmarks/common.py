@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from music_recsys.datasets import PlaylistCsvDataset
 from music_recsys.demo_data import DEMO_GENERATOR_VERSION, DemoDataParams, generate_demo_playlists
 
@@ -165,8 +167,6 @@ def print_tuning(data: Path, digits: int = 4) -> None:
     """The run's ``tuning_results.csv`` as a table: each tuned candidate's trials and seconds,
     the conf's and the best figure on the tuning queries, what moved, and the conf's and the
     shipped figure on validation (with the paired SE of the difference)."""
-    import pandas as pd  # noqa: PLC0415 - only the benchmarks that report tuning need it
-
     path = data / "07_model_output/tuning_results.csv"
     if not path.exists():
         return
