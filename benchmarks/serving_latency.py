@@ -149,7 +149,7 @@ def main() -> None:
             "playlist (≤ 50 seeds)": playlists,
         }
         with tempfile.TemporaryDirectory() as folder:
-            build_serving_model(model, K, 1.0).export(
+            build_serving_model(model, K).export(
                 folder, format="tf_saved_model", input_signature=INPUT_SIGNATURE, verbose=False
             )
             serve = tf.saved_model.load(folder).signatures["serving_default"]

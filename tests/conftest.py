@@ -110,12 +110,13 @@ def require_scale(module: str):
 
 # --- end-to-end runs in scratch copies of the project -------------------------------------------
 
-# Tiny demo data, and a tuning of two trials a candidate (the suite checks the wiring; the
-# budget is measured in benchmarks/).
+# Tiny demo data, and a tuning of at most two trials a candidate (the suite checks the wiring;
+# the budget is measured in benchmarks/).
 TINY_DEMO = {
     "demo_data.n_users": 40,
     "demo_data.n_playlists": 300,
     "demo_data.n_artists": 200,
+    "tuning.trials": 4,
     "tuning.max_trials": 2,
 }
 

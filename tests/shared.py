@@ -39,9 +39,9 @@ def playlists(*tracks_per_playlist: str) -> pd.DataFrame:
     )
 
 
-def q(*indices: int, decay: float = 1.0) -> Query:
+def q(*indices: int) -> Query:
     """A query of these catalog indices, oldest first."""
-    return Query.of(np.array(indices, dtype=np.int64), decay)
+    return Query.of(np.array(indices, dtype=np.int64))
 
 
 def small_index() -> TrackIndex:
@@ -104,19 +104,37 @@ def fit_every_kind() -> dict:
 
     knn = playlist_knn.PlaylistKnnSettings
     rules = sequential_rules.SequentialRulesSettings
+    # Each variant weighs its queries by another recency (every weighting is served somewhere).
     fitted = {
         "most_popular": fit_(most_popular, most_popular.MostPopularSettings()),
-        "cooccurrence": fit_(cooccurrence, cooccurrence.CooccurrenceSettings(window=2)),
-        "transitions": fit_(sequential_rules, rules()),
-        "sequential_rules": fit_(sequential_rules, rules(window=3)),
-        "cosine": fit_(word2vec, word2vec.Word2VecSettings(**W2V)),
-        "in_out": fit_(word2vec, word2vec.Word2VecSettings(**W2V, scoring="in_out")),
-        "knn": fit_(playlist_knn, knn(neighbours=10)),
-        "knn_jaccard_sampled": fit_(
-            playlist_knn, knn(neighbours=5, similarity="jaccard", sample_size=20)
+        "cooccurrence": fit_(
+            cooccurrence,
+            cooccurrence.CooccurrenceSettings(window=2, recency="geometric", recency_decay=0.5),
         ),
-        "knn_idf": fit_(playlist_knn, knn(neighbours=20, idf=True, vote_exponent=3.0)),
-        "ials": fit_(ials, ials.IalsSettings(factors=8, iterations=3, alpha=5.0)),
+        "transitions": fit_(sequential_rules, rules()),
+        "sequential_rules": fit_(sequential_rules, rules(window=3, recency="quadratic")),
+        "cosine": fit_(word2vec, word2vec.Word2VecSettings(**W2V, recency="log")),
+        "in_out": fit_(word2vec, word2vec.Word2VecSettings(**W2V, scoring="in_out", recency="div")),
+        "knn": fit_(
+            playlist_knn,
+            knn(neighbours=10, recency="linear", match_recency="div", position_decay=0.7),
+        ),
+        "knn_jaccard_sampled": fit_(
+            playlist_knn,
+            knn(
+                neighbours=5,
+                similarity="jaccard",
+                sample_size=20,
+                recency="geometric",
+                recency_decay=0.3,
+                match_recency="geometric",
+                match_recency_decay=0.5,
+            ),
+        ),
+        "knn_idf": fit_(
+            playlist_knn, knn(neighbours=20, idf=True, vote_exponent=3.0, idf_vote=1.5)
+        ),
+        "ials": fit_(ials, ials.IalsSettings(factors=8, iterations=3, alpha=5.0, recency="div")),
     }
     fitted["blend"] = blend.model.Blend(
         fitted["knn"].index,
@@ -144,7 +162,7 @@ def random_queries(n: int = 300, seed: int = 7) -> pd.DataFrame:
     )
 
 
-def write_package(recommender, path, k: int = 5, decay: float = 1.0, **serving):
+def write_package(recommender, path, k: int = 5, **serving):
     """``model.tar.gz`` of a recommender exactly as the deployment pipeline writes it (its
     ``package_serving_model`` node, the catalog's dataset); ``serving``: the handler's limits."""
     from music_recsys.core.protocol import EvaluationParams  # noqa: PLC0415
@@ -156,7 +174,7 @@ def write_package(recommender, path, k: int = 5, decay: float = 1.0, **serving):
         recommender,
         {"candidate": recommender.name or recommender.kind},
         DeploymentParams(k=k, serving=serving),
-        EvaluationParams(k=(10,), query_decay=decay),
+        EvaluationParams(k=(10,)),
     )
     dataset = SageMakerModelArchiveDataset(str(path))
     dataset.save(package)

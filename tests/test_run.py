@@ -93,7 +93,7 @@ def test_every_run_is_tracked_in_mlflow(demo_run):
     selected = pickle.loads((demo_run / "data/05_models/selected_recommender.pkl").read_bytes())
     seeds = list(selected.index.track_ids[:2])
     answer = registered.predict(pd.DataFrame({"seed_track_ids": [seeds], "k": [5]}))
-    query = Query.of(selected.index.lookup(seeds), 1.0)
+    query = Query.of(selected.index.lookup(seeds))
     top = selected.rank([query], 5)[0][0]
     assert answer["track_ids"][0] == selected.index.track_ids[top[top >= 0]].tolist()
     artifacts = {a.path for a in client.list_artifacts(default_run["run_id"])}
@@ -155,6 +155,10 @@ def test_bad_parameters_fail_before_any_node_runs(project, tmp_path):
         run(project, raw_data_path=str(quirks), **{"filters.min_playlist_length": "many"})
     with pytest.raises(Exception, match="selection_metric"):
         run(project, raw_data_path=str(quirks), **{"evaluation.selection_metric": "hit_rate_at_7"})
+    with pytest.raises(Exception, match="recency_decay"):
+        run(project, raw_data_path=str(quirks), **{"ease.ease.recency_decay": 1.5})
+    with pytest.raises(Exception, match="match_recency"):
+        run(project, raw_data_path=str(quirks), **{"playlist_knn.playlist_knn.match_recency": "x"})
     assert not (project / "data/02_intermediate/clean_rows.parquet").exists()
 
 

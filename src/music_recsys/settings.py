@@ -7,6 +7,7 @@ from music_recsys.hooks import (
     DemoDataHook,
     DuckDBHook,
     NodeProfileHook,
+    ProtocolTagHook,
     RunSummaryHook,
     SparkHook,
     TypedParamsTrackingHook,
@@ -18,6 +19,7 @@ HOOKS = (
     SparkHook(),
     DemoDataHook(),
     TypedParamsTrackingHook(),
+    ProtocolTagHook(),
     NodeProfileHook(),
     RunSummaryHook(),
 )

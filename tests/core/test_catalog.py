@@ -23,8 +23,9 @@ def test_track_index_counts(track_index):
     assert track_index["track_id"].tolist()[0] == "X|||b"
 
 
-def test_query_weights_decay_towards_the_past():
-    assert q(5, 6, 7, decay=0.5).weights.tolist() == [0.25, 0.5, 1.0]
+def test_a_query_is_its_tracks_oldest_first_each_weighing_one():
+    query = q(5, 6, 7)
+    assert query.indices.tolist() == [5, 6, 7] and query.weights.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_unknown_tracks_are_left_out_of_the_query(index):

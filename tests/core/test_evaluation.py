@@ -50,7 +50,7 @@ def test_queries_are_ranked_in_batches_within_the_memory_budget(track_index, cap
     from music_recsys.core.catalog import Query  # noqa: PLC0415
     from music_recsys.core.evaluation import batches  # noqa: PLC0415
 
-    queries = [Query.of(np.array([i % 3]), 1.0) for i in range(10)]
+    queries = [Query.of(np.array([i % 3])) for i in range(10)]
     parts = list(batches(queries, lambda q: 40, budget_bytes=100))
     assert [p.stop - p.start for p in parts] == [2, 2, 2, 2, 2]
     assert [p.stop - p.start for p in batches(queries, lambda q: 500, 100)] == [1] * 10

@@ -9,6 +9,7 @@ from music_recsys.core.catalog import Query
 from music_recsys.core.evaluation import rank_targets
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.ranking import EXCLUDED, top_k
+from music_recsys.core.recency import Recency
 from music_recsys.core.training_rows import build_track_index, pair_graph
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds.cooccurrence import Cooccurrence, CooccurrenceSettings
@@ -46,9 +47,9 @@ def test_cooccurrence_sums_weighted_rows_and_falls_back_to_popularity(index):
     graph = sp.csr_matrix(
         np.array([[0, 1, 0, 3], [1, 0, 2, 0], [0, 2, 0, 0], [3, 0, 0, 0]], dtype=np.float32)
     )
-    model = Cooccurrence(index, graph=graph)
+    model = Cooccurrence(index, graph=graph, recency=Recency("geometric", 0.5))
     scores, fell_back = model.scores(
-        [q(0), q(0, 1, decay=0.5), Query(np.array([], dtype=np.int64), np.array([]))]
+        [q(0), q(0, 1), Query(np.array([], dtype=np.int64), np.array([]))]
     )
     assert scores[0].tolist() == [EXCLUDED, 1, 0, 3]
     assert scores[1].tolist() == [EXCLUDED, EXCLUDED, 2, 1.5]
@@ -60,7 +61,7 @@ def test_sequential_rules_count_a_track_d_places_on_one_over_d():
     tiny = playlists("a b c", "a d", "b c d", "e")
     model = fit("sequential_rules", tiny, SequentialRulesSettings(window=2)).recommender
     # After a: b directly (1), c two places on (1/2), d directly in another playlist (1).
-    top, scores, _ = model.rank([Query.of(model.index.lookup(["X|||a"]), 1.0)], 3)
+    top, scores, _ = model.rank([Query.of(model.index.lookup(["X|||a"]))], 3)
     assert [model.index.track_ids[i] for i in top[0]] == ["X|||b", "X|||d", "X|||c"]
     np.testing.assert_allclose(scores[0], [1.0, 1.0, 0.5])
     # window 1 is first-order transitions: c no longer follows a.

@@ -43,11 +43,11 @@ def fit_blend(validation, evaluation, settings, components):
 
 
 def _as(index, frame, evaluation):
-    return (as_queries(index, frame, evaluation)[0],)
+    return (as_queries(index, frame)[0],)
 
 
 def _targets(index, frame, evaluation):
-    _, targets, counted = as_queries(index, frame, evaluation)
+    _, targets, counted = as_queries(index, frame)
     return targets, counted
 
 

@@ -21,18 +21,31 @@ import pytest
 from music_recsys.core.catalog import Query
 from music_recsys.core.evaluation import rank_targets
 from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.recency import WEIGHTINGS
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds import FitInputs, registry
+from music_recsys.kinds.contract import RecencySettings
 from music_recsys.pipelines.candidates import declared_candidates
 from tests.conftest import PROJECT_ROOT
 from tests.shared import ORDERED, ROWS, random_queries
 
 K = 10
-EVALUATION = EvaluationParams(k=(K,), query_decay=0.5, selection_metric=f"hit_rate_at_{K}")
+EVALUATION = EvaluationParams(k=(K,), selection_metric=f"hit_rate_at_{K}")
 CANDIDATES = declared_candidates(str(PROJECT_ROOT / "conf"))
 VALIDATION = random_queries(60, seed=11)
 VALIDATION["target"] = [f"A{t % 7}|||t{t}" for t in range(60)]
+
+
+def with_recency(settings, turn: int):
+    """The settings with a recency (another weighting each turn), and for playlist-kNN its
+    match weights too, so that every kind is checked weighing the playlist so far."""
+    if not isinstance(settings, RecencySettings):
+        return settings
+    values = {"recency": WEIGHTINGS[turn % len(WEIGHTINGS)], "recency_decay": 0.6}
+    if "position_decay" in type(settings).model_fields:
+        values |= {"match_recency": "quadratic", "position_decay": 0.8, "idf_vote": 0.5}
+    return type(settings)(**(settings.model_dump() | values))
 
 
 def fit_all(rows: pd.DataFrame) -> dict:
@@ -46,7 +59,7 @@ def fit_all(rows: pd.DataFrame) -> dict:
         if name in fitted:
             return fitted[name]
         candidate = CANDIDATES[name]
-        settings = candidate.validated()
+        settings = with_recency(candidate.validated(), len(fitted))
         components = {c: fit_one(c).recommender for c in candidate.kind.component_names(settings)}
         inputs = FitInputs(
             table,
@@ -103,7 +116,7 @@ def test_rank_is_the_top_k_of_the_dense_scores(fitted, name):
     from music_recsys.core.queries import as_queries  # noqa: PLC0415
 
     model = fitted[name].recommender
-    queries = as_queries(model.index, random_queries(40, seed=5), EVALUATION)[0]
+    queries = as_queries(model.index, random_queries(40, seed=5))[0]
     scores, fell_back = model.scores(queries)
     expected = _reference_top_k(scores, K)
     top, top_scores, ranked_fell_back = model.rank(queries, K)
@@ -129,7 +142,7 @@ def packages(fitted, tmp_path_factory) -> dict:
     return {
         name: (
             fitted[name].recommender,
-            write_package(fitted[name].recommender, folder / f"{name}.tar.gz", K, 0.5),
+            write_package(fitted[name].recommender, folder / f"{name}.tar.gz", K),
         )
         for name in first.values()
     }
@@ -183,5 +196,5 @@ def test_a_refit_goes_through_the_same_contract(fitted, name):
     model = refit(name)
     assert model.kind == CANDIDATES[name].kind.name and model.name == name
     assert model.index.counts.sum() == 2 * fitted[name].recommender.index.counts.sum()
-    top, _, _ = model.rank([Query.of(np.array([1, 2]), 1.0)], K)
+    top, _, _ = model.rank([Query.of(np.array([1, 2]))], K)
     assert (top[0] >= 0).all() and not {1, 2} & set(top[0].tolist())

@@ -28,12 +28,12 @@ def test_only_the_most_popular_tracks_are_modelled_and_the_rest_rank_after_them(
     model, stats = fitted.recommender, fitted.stats
     assert model.weights.shape == (20, 20) and stats["tracks_modelled"] == 20
     n = len(model.index)
-    seed = Query.of(np.array([3]), 1.0)
+    seed = Query.of(np.array([3]))
     top, scores, fell_back = model.rank([seed], n)
     assert not fell_back[0] and 3 not in top[0]
     # 19 modelled tracks (the seed left out), then the unmodelled ones by index, then nothing
     assert top[0][:19].max() < 20 and top[0][19:].tolist() == [*range(20, n), -1]
-    unmodelled = Query.of(np.array([45]), 1.0)  # a track EASE does not model: popularity
+    unmodelled = Query.of(np.array([45]))  # a track EASE does not model: popularity
     top, _, fell_back = model.rank([unmodelled], 3)
     assert fell_back[0] and top[0].tolist() == [0, 1, 2]
 
@@ -47,12 +47,15 @@ def test_the_served_model_ranks_as_the_evaluation_with_part_of_the_catalog_model
     tf = pytest.importorskip("tensorflow")
     from music_recsys.serving.model import build_serving_model  # noqa: PLC0415
 
-    model = fit("ease", ROWS, EaseSettings(regularization=10.0, max_tracks=25)).recommender
+    settings = EaseSettings(
+        regularization=10.0, max_tracks=25, recency="geometric", recency_decay=0.5
+    )
+    model = fit("ease", ROWS, settings).recommender
     frame = random_queries(80, seed=2)
-    evaluation = EvaluationParams(k=(10,), query_decay=0.5)
+    evaluation = EvaluationParams(k=(10,))
     top = rank_targets(model, frame, evaluation).top
     expected = [model.index.track_ids[row[row >= 0]].tolist() for row in top]
-    served = build_serving_model(model, 10, 0.5)
+    served = build_serving_model(model, 10)
     seeds = [list(q) for q in frame["query"]]
     width = max(len(s) for s in seeds)
     out = served(tf.constant([s + [""] * (width - len(s)) for s in seeds]))

@@ -42,6 +42,6 @@ def test_ials_fits_with_implicit_from_the_training_rows():
     model, stats = fitted.recommender, fitted.stats
     assert model.item_vectors.shape == (5, 3)
     assert {"fit_seconds", "factors", "iterations"} <= set(stats) and stats["factors"] == 3
-    seed = Query.of(model.index.lookup(["X|||a"]), 1.0)
+    seed = Query.of(model.index.lookup(["X|||a"]))
     top, _, fell_back = model.rank([seed], 2)
     assert seed.indices[0] not in top[0] and not fell_back[0]

@@ -17,7 +17,7 @@ def knn(**settings):
 
 
 def query(model, *tracks):
-    return Query.of(model.index.lookup([f"X|||{t}" for t in tracks]), 1.0)
+    return Query.of(model.index.lookup([f"X|||{t}" for t in tracks]))
 
 
 def test_knn_neighbours_and_votes_by_hand_cosine():

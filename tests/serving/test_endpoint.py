@@ -19,7 +19,7 @@ from tests.shared import random_queries, write_package  # noqa: E402
 
 # One variant of every kind (the other variants differ inside the model, not at its door).
 KINDS = ("most_popular", "cooccurrence", "sequential_rules", "in_out", "knn_idf", "ials", "blend")
-K, DECAY = 5, 0.5
+K = 5  # the fitted variants weigh their queries by their own recency
 PREDICT = "/v1/models/model:predict"
 
 
@@ -27,9 +27,7 @@ PREDICT = "/v1/models/model:predict"
 def endpoints(fitted_models, tmp_path_factory):
     folder = tmp_path_factory.mktemp("packages")
     opened = {
-        kind: LocalEndpoint(
-            write_package(fitted_models[kind], folder / f"{kind}.tar.gz", K, DECAY).root
-        )
+        kind: LocalEndpoint(write_package(fitted_models[kind], folder / f"{kind}.tar.gz", K).root)
         for kind in KINDS
     }
     yield opened
@@ -48,7 +46,7 @@ def evaluated(recommender, playlists: list[list[str]]) -> list[list[str]]:
     top = rank_targets(
         recommender,
         frame,
-        EvaluationParams(k=(K,), query_decay=DECAY, selection_metric=f"hit_rate_at_{K}"),
+        EvaluationParams(k=(K,), selection_metric=f"hit_rate_at_{K}"),
     ).top
     return [recommender.index.track_ids[row[row >= 0]].tolist() for row in top]
 
@@ -139,7 +137,7 @@ def test_scores_are_the_evaluated_scores(endpoints, fitted_models, kind):
     ranked = rank_targets(
         recommender,
         frame,
-        EvaluationParams(k=(K,), query_decay=DECAY, selection_metric=f"hit_rate_at_{K}"),
+        EvaluationParams(k=(K,), selection_metric=f"hit_rate_at_{K}"),
     )
     answer = endpoints[kind].predict({"instances": PLAYLISTS})["predictions"]
     for row, scores, prediction in zip(ranked.top, ranked.scores, answer, strict=True):

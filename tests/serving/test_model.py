@@ -34,14 +34,13 @@ def served(model, seeds: list[list[str]]) -> dict:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("decay", [1.0, 0.5])
-def test_served_top_k_equals_the_evaluated_top_k(models, kind, decay):
-    recommender = models[kind]
-    evaluation = EvaluationParams(k=(10,), query_decay=decay)
+def test_served_top_k_equals_the_evaluated_top_k(models, kind):
+    recommender = models[kind]  # each variant weighs its queries by its own recency
+    evaluation = EvaluationParams(k=(10,))
     frame = queries()
     top = rank_targets(recommender, frame, evaluation).top
     expected = [recommender.index.track_ids[row[row >= 0]].tolist() for row in top]
-    outputs = served(build_serving_model(recommender, 10, decay), [list(q) for q in frame["query"]])
+    outputs = served(build_serving_model(recommender, 10), [list(q) for q in frame["query"]])
     got = [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()]
     assert got == expected
     seeds = [set(q) for q in frame["query"]]
@@ -52,19 +51,19 @@ def test_served_top_k_equals_the_evaluated_top_k(models, kind, decay):
 
 def test_scores_match_and_k_beyond_the_catalog_pads_with_empty_ids(models):
     recommender = models["cooccurrence"]
-    model = build_serving_model(recommender, k=1000, query_decay=1.0)
+    model = build_serving_model(recommender, k=1000)
     assert model.k == len(recommender.index)  # K is capped at the catalog size
     outputs = served(model, [["A0|||t0"]])
     ids, values = outputs["track_ids"].numpy()[0], outputs["scores"].numpy()[0]
     assert ids[-1] == b"" and values[-1] == 0.0  # the seed's own slot: nothing left to show
-    expected, _ = recommender.scores([Query.of(recommender.index.lookup(["A0|||t0"]), 1.0)])
+    expected, _ = recommender.scores([Query.of(recommender.index.lookup(["A0|||t0"]))])
     position = {t: i for i, t in enumerate(recommender.index.track_ids)}
     shown = [position[t.decode()] for t in ids[:-1]]
     np.testing.assert_allclose(values[:-1], expected[0, shown], rtol=1e-6)
 
 
 def test_package_layout_signature_and_the_handler_it_ships(models, tmp_path):
-    model = build_serving_model(models["in_out"], k=5, query_decay=1.0)
+    model = build_serving_model(models["in_out"], k=5)
     dataset = SageMakerModelArchiveDataset(str(tmp_path / "model.tar.gz"))
     dataset.save(
         ModelPackage(
@@ -111,7 +110,7 @@ def test_recommend_command_answers_from_the_package_with_did_you_mean(
     from music_recsys.serving.recommend import main, parse_seeds  # noqa: PLC0415
 
     monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(tmp_path / "cache"))
-    model = build_serving_model(models["cooccurrence"], k=5, query_decay=1.0)
+    model = build_serving_model(models["cooccurrence"], k=5)
     package = tmp_path / "model.tar.gz"
     write_package(models["cooccurrence"], package)
     assert parse_seeds(["A1", "t1", "A2|||t2"]) == ["A1|||t1", "A2|||t2"]
@@ -156,7 +155,7 @@ def test_recommend_answers_from_the_cached_arrays_as_the_served_model(
     monkeypatch.setenv("MUSIC_RECSYS_CACHE", str(cache))
     recommender = models[kind]
     package = tmp_path / "model.tar.gz"
-    metadata = write_package(recommender, package, decay=0.5).metadata
+    metadata = write_package(recommender, package).metadata
     requests = [["A1|||t1", "A2|||t2"], ["A3|||t3", "nobody|||nothing"], ["nobody|||nothing"]]
     answers = []
     for seeds in requests * 2:  # the first round fills the cache, the second reads it
@@ -181,7 +180,7 @@ def test_the_model_answers_every_valid_tensor(models, kind):
     """[n, 0] (empty playlists) and all-padding rows are valid tensors: the most popular
     tracks, for every kind; an empty batch is an empty answer; seeds never come back."""
     recommender = models[kind]
-    model = build_serving_model(recommender, k=5, query_decay=1.0)
+    model = build_serving_model(recommender, k=5)
     popular = [t.encode() for t in recommender.index.track_ids[:5]]
     for tensor in (
         tf.zeros([2, 0], tf.string),
@@ -246,5 +245,5 @@ def test_a_large_catalog_takes_the_thresholded_top_k_and_still_ranks_exactly():
     )
     top = rank_targets(recommender, frame, EvaluationParams(k=(10,))).top
     expected = [index.track_ids[row[row >= 0]].tolist() for row in top]
-    outputs = served(build_serving_model(recommender, 10, 1.0), [list(q) for q in frame["query"]])
+    outputs = served(build_serving_model(recommender, 10), [list(q) for q in frame["query"]])
     assert [[t.decode() for t in row if t] for row in outputs["track_ids"].numpy()] == expected

@@ -3,6 +3,7 @@
 import dataclasses
 import time
 
+import pandas as pd
 import pytest
 
 from music_recsys.core.protocol import EvaluationParams
@@ -10,19 +11,19 @@ from music_recsys.core.training_rows import build_track_index
 from music_recsys.kinds import FitInputs, SharedTraining, kind
 from music_recsys.tuning.params import TuningParams
 from music_recsys.tuning.study import tune
-from tests.shared import SORTED, W2V
+from tests.shared import ORDERED, SORTED, W2V
 from tests.tuning.test_data import split
 
 EVALUATION = EvaluationParams(k=(10,), max_queries=100)
 
 
-def study(kind_name, settings, seconds=5.0, group=None, chosen_kind=None, **tuning):
+def study(kind_name, settings, trials=7, group=None, chosen_kind=None, report=SORTED, **tuning):
     fitting, queries = split()
-    inputs = FitInputs(fitting, build_track_index(fitting), SORTED, name="c")
+    inputs = FitInputs(fitting, build_track_index(fitting), report, name="c")
     chosen = chosen_kind or kind(kind_name)
     group = group or {"c": chosen.settings(**settings)}
-    params = TuningParams(**{"max_trials": 8, "seed": 0} | tuning)
-    return tune(chosen, group, inputs, queries, EVALUATION, params, seconds)
+    params = TuningParams(**{"seed": 0} | tuning)
+    return tune(chosen, group, inputs, queries, EVALUATION, params, trials)
 
 
 def test_the_first_trial_is_the_conf_setting_and_every_trial_is_recorded():
@@ -30,6 +31,7 @@ def test_the_first_trial_is_the_conf_setting_and_every_trial_is_recorded():
     trials = tuned.trials
     assert trials.loc[0, "param_window"] == 2 and trials.loc[0, "param_normalisation"] == "none"
     assert len(trials) == 8 and set(trials["state"]) == {"COMPLETE"}
+    assert trials.loc[0, "note"] == "screening: the conf's setting"
     assert trials["value"].between(0, 1).all() and trials["confirm_value"].between(0, 1).all()
     summary = tuned.summary
     assert summary["trials"] == 8 and summary["default_value"] == trials.loc[0, "value"]
@@ -39,7 +41,8 @@ def test_the_first_trial_is_the_conf_setting_and_every_trial_is_recorded():
 
 def test_a_lead_within_the_configured_paired_ses_keeps_the_conf_setting():
     kept = study("cooccurrence", {"window": 2}, pruning=False, min_lead_se=1000.0)
-    assert not kept.summary["tuned"] and kept.settings == {"window": 2, "normalisation": "none"}
+    declared = kind("cooccurrence").settings(window=2).model_dump()
+    assert not kept.summary["tuned"] and kept.settings == declared
     assert kept.summary["best_value"] >= kept.summary["default_value"]
     assert "kept" in kept.summary["decision"]
     moved = study("cooccurrence", {"window": 2}, pruning=False, min_lead_se=0.0)
@@ -48,11 +51,12 @@ def test_a_lead_within_the_configured_paired_ses_keeps_the_conf_setting():
     assert summary["lead"] == summary["confirm_best_value"] - summary["confirm_default_value"]
     assert summary["tuned"] == (summary["lead"] > 0)
     if summary["tuned"]:
-        assert summary["changed"] and moved.settings != {"window": 2, "normalisation": "none"}
+        assert summary["changed"] and moved.settings != declared
 
 
 def test_disabled_tuning_runs_no_trial_and_ships_the_conf_setting():
     tuned = study("ials", {"factors": 8, "iterations": 2}, enabled=False)
+    assert tuned.summary["trials_planned"] == 7
     assert tuned.summary["trials"] == 0 and not tuned.summary["tuned"]
     assert tuned.settings == kind("ials").settings(factors=8, iterations=2).model_dump()
     assert tuned.trials.empty and "param_factors" in tuned.trials
@@ -64,7 +68,7 @@ def test_a_kind_that_reads_the_play_order_is_not_tuned_on_title_sorted_rows():
     assert "sorted by title" in tuned.summary["decision"]
 
 
-def test_no_trial_starts_once_the_budget_is_spent():
+def test_the_wall_clock_guard_stops_a_study_and_the_summary_names_it():
     cooccurrence = kind("cooccurrence")
 
     def slow(inputs, settings):
@@ -73,10 +77,39 @@ def test_no_trial_starts_once_the_budget_is_spent():
 
     started = time.perf_counter()
     tuned = study(
-        "", {"window": 2}, seconds=1.0, chosen_kind=dataclasses.replace(cooccurrence, fit=slow)
-    )
-    assert 1 <= tuned.summary["trials"] <= 3
-    assert time.perf_counter() - started < 3.0
+        "", {"window": 2}, trials=20, guard_seconds=1.0,
+        chosen_kind=dataclasses.replace(cooccurrence, fit=slow),
+    )  # fmt: skip
+    assert 1 <= tuned.summary["trials"] <= 4 and tuned.summary["trials_planned"] == 20
+    assert tuned.summary["cut_by_guard"] and "wall-clock guard" in tuned.summary["decision"]
+    assert time.perf_counter() - started < 4.0
+    planned = study("cooccurrence", {"window": 2}, trials=3)
+    assert planned.summary["trials"] == 4 and not planned.summary["cut_by_guard"]
+
+
+def test_the_same_trials_give_the_same_study_however_busy_the_machine():
+    cooccurrence = kind("cooccurrence")
+    delays = iter([0.0, 0.3, 0.0, 0.2, 0.1, 0.0, 0.3, 0.0] * 3)
+
+    def uneven(inputs, settings):
+        time.sleep(next(delays))  # a busy machine: trials take longer, at random
+        return cooccurrence.fit(inputs, settings)
+
+    quick = study("cooccurrence", {"window": 2}, trials=6, pruning=False)
+    slow = study(
+        "", {"window": 2}, trials=6, pruning=False,
+        chosen_kind=dataclasses.replace(cooccurrence, fit=uneven),
+    )  # fmt: skip
+    columns = ["value", "param_window", "param_normalisation"]
+    pd.testing.assert_frame_equal(quick.trials[columns], slow.trials[columns])
+    assert quick.settings == slow.settings
+
+
+def test_recency_is_searched_only_where_the_play_order_can_be_read():
+    titled = study("cooccurrence", {"window": 2}, trials=2)
+    assert "recency" not in titled.summary["searched"]
+    ordered = study("cooccurrence", {"window": 2}, trials=2, report=ORDERED)
+    assert {"recency", "recency_decay"} <= set(ordered.summary["searched"])
 
 
 def test_a_conf_setting_that_fails_stops_the_run_with_its_error():
@@ -103,8 +136,8 @@ def test_candidates_sharing_a_training_are_tuned_as_one_trained_once_a_trial():
         "c": word2vec.settings(**W2V, scoring="cosine"),
         "d": word2vec.settings(**W2V, scoring="in_out"),
     }
-    tuned = study("", {}, group=group, chosen_kind=sharing, max_trials=3, pruning=False)
-    assert len(calls) == tuned.summary["complete"] == 3
+    tuned = study("", {}, group=group, chosen_kind=sharing, trials=2, pruning=False)
+    assert len(calls) == tuned.summary["complete"] == 3  # the screening, then two trials
     assert set(tuned.trials["scored_as"]) <= {"c", "d"}
     # Each trial's value is its better-scoring variant's.
     assert tuned.settings["scoring"] == "cosine"
@@ -113,7 +146,7 @@ def test_candidates_sharing_a_training_are_tuned_as_one_trained_once_a_trial():
 def test_plots_say_why_where_importances_cannot_be_computed():
     from music_recsys.tuning.plots import plot_tuning  # noqa: PLC0415 - matplotlib
 
-    tuned = study("cooccurrence", {"window": 2}, pruning=False, max_trials=4)
+    tuned = study("cooccurrence", {"window": 2}, pruning=False, trials=3)
     same = tuned.trials.assign(value=0.25)  # every trial scored the same: no variance
     history, importance = plot_tuning(same, kind("cooccurrence").search_space, "c")
     assert "all scored the same" in importance.texts[0].get_text()

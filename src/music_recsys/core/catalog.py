@@ -54,12 +54,14 @@ class TrackIndex:
 
 @dataclass
 class Query:
-    """A playlist so far: catalog indices of its tracks, oldest first, and their weights."""
+    """A playlist so far: catalog indices of its tracks, oldest first, and their weights (set
+    by the recommender that ranks it: its recency, :mod:`music_recsys.core.recency`)."""
 
     indices: np.ndarray
     weights: np.ndarray
 
     @classmethod
-    def of(cls, indices: np.ndarray, decay: float) -> Query:
-        steps_from_end = np.arange(len(indices) - 1, -1, -1)
-        return cls(indices, decay**steps_from_end)
+    def of(cls, indices: np.ndarray) -> Query:
+        """The query of these catalog indices, oldest first, every track weighing 1."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return cls(indices, np.ones(len(indices), dtype=np.float32))

@@ -83,7 +83,7 @@ def rank_targets(
             len(index),
             len(index),
         )
-    query_list, targets, counted = as_queries(index, queries, evaluation)
+    query_list, targets, counted = as_queries(index, queries)
     width = min(k_max, len(index))
     top = np.full((len(query_list), width), -1, dtype=np.int64)
     scores = np.zeros((len(query_list), width), dtype=np.float32)

@@ -23,16 +23,15 @@ class EvaluationParams(_Params):
     """How candidates are evaluated; the same queries for every candidate."""
 
     protocol: Literal["auto", "next_track", "continuation"] = "auto"
-    query_length: int = Field(
-        1, ge=1, description="next_track: tracks before the target in the query"
-    )
     max_query_tracks: int = Field(
-        50, ge=1, description="continuation: most query tracks per playlist"
+        50, ge=1, description="most query tracks per playlist (next_track: the last ones)"
     )
-    query_decay: float = Field(
-        1.0, gt=0, le=1, description="weight of a query track = decay ** steps from the end"
+    last_track_figures: bool = Field(
+        True,
+        description="next_track: also score the selected candidate and the baselines on test "
+        "asked with the last track alone",
     )
-    k: tuple[int, ...] = (10, 20, 100)
+    k: tuple[int, ...] = (1, 10, 20, 100)
     max_queries: int = Field(
         5_000, ge=1, description="playlists evaluated per split (a seeded sample)"
     )
@@ -95,18 +94,9 @@ def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> d
 
     ``auto`` follows data_processing's order check: when playlists list their tracks sorted by
     title, "the next track" is the next title A-Z, so the model is asked to complete the
-    playlist instead; otherwise the rows are in play order and the next track is the target.
-
-    Raises:
-        ValueError: If ``query_decay`` would weight a query's tracks by position while the rows
-            are sorted by title (position weights read an order the file does not have).
+    playlist instead; otherwise the rows are in play order and the model is asked what plays
+    next after the playlist so far.
     """
-    if evaluation.query_decay != 1.0 and not in_play_order(track_order_report):
-        raise ValueError(
-            f"evaluation.query_decay is {evaluation.query_decay}: it weights a query's tracks by "
-            "their position, but the order check found the rows sorted by title, so positions "
-            "are alphabetical. Set evaluation.query_decay: 1.0 for this file."
-        )
     if evaluation.protocol != "auto":
         protocol = evaluation.protocol
         reason = f"set in parameters (evaluation.protocol: {protocol})"
@@ -117,4 +107,12 @@ def choose_protocol(track_order_report: dict, evaluation: EvaluationParams) -> d
         protocol = "continuation"
         reason = f"auto: rows are sorted by title — {track_order_report['explanation']}"
     logger.info("Evaluation protocol: %s (%s)", protocol, reason)
-    return {"protocol": protocol, "reason": reason}
+    return {"protocol": protocol, "reason": reason, "query": QUERY_SHAPES[protocol]}
+
+
+# What each protocol's query is, in words (the results table, the report and MLflow say it).
+QUERY_SHAPES = {
+    "next_track": "the playlist so far (up to a seeded cut point), target: the track at the cut",
+    "continuation": "the rest of the playlist (a seeded random track held out as the target)",
+}
+LAST_TRACK = "the last track before the cut alone"

@@ -7,7 +7,8 @@ served) the same way:
   (:class:`TrackIndex`). Ties in score are broken by the lower index, i.e. the more popular
   track — the rule ``tf.math.top_k`` also follows, so a served model can rank exactly alike.
 - ``scores(queries)`` returns one row of scores per query over the whole catalog. Query tracks
-  are weighted by recency (``decay ** steps_from_the_end``).
+  are weighted by the recommender's own recency (:mod:`music_recsys.core.recency`): ``rank``
+  and ``scores`` weigh each query first, then call the kind's ``_rank`` / ``raw_scores``.
 - Query tracks are never recommended back. A query with no track the model knows falls back to
   popularity (and is counted as a fallback).
 
@@ -27,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from music_recsys.core.catalog import Query, TrackIndex
+from music_recsys.core.recency import NO_RECENCY, Recency
 
 EXCLUDED = -np.inf  # query tracks: never returned
 UNSCORABLE = np.float32(-3.0e38)  # tracks a model has no score for: after every scored track
@@ -39,6 +41,11 @@ class Recommender:
     index: TrackIndex
     name: str = ""
     kind: str = field(default="", init=False)
+    recency: Recency = NO_RECENCY  # how its query tracks weigh by distance from the end
+
+    def weighted(self, queries: list[Query]) -> list[Query]:
+        """The queries with this recommender's recency weights (oldest track first)."""
+        return [Query(q.indices, self.recency.weights(len(q.indices))) for q in queries]
 
     def known(self, query: Query) -> Query:
         """The part of ``query`` this model has a representation for."""
@@ -54,6 +61,9 @@ class Recommender:
             ``(scores, fell_back)``: float32 ``[len(queries), len(catalog)]`` (query tracks
             ``-inf``), and a bool per query, True where no query track was known.
         """
+        return self._scores(self.weighted(queries))
+
+    def _scores(self, queries: list[Query]) -> tuple[np.ndarray, np.ndarray]:
         known = [self.known(query) for query in queries]
         fell_back = np.array([len(query.indices) == 0 for query in known], dtype=bool)
         scores = np.empty((len(queries), len(self.index)), dtype=np.float32)
@@ -73,7 +83,11 @@ class Recommender:
             first (``-1`` where nothing is left to recommend), their float32 scores (0 there),
             and the fallback flags of :meth:`scores`.
         """
-        scores, fell_back = self.scores(queries)
+        return self._rank(self.weighted(queries), k)
+
+    def _rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`rank` of queries weighted already (a kind overrides this, not ``rank``)."""
+        scores, fell_back = self._scores(queries)
         top = top_k(scores, k)
         return top, scores_at(scores, top), fell_back
 

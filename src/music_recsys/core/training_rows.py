@@ -74,25 +74,35 @@ def rows_by_playlist(
 
 
 def playlist_matrix(
-    playlists: Table, track_index: pd.DataFrame
+    playlists: Table, track_index: pd.DataFrame, positions: bool = False
 ) -> tuple[np.ndarray, sp.csr_matrix]:
     """Playlist ids and the binary ``[playlists, catalog]`` matrix (a track listed twice in a
-    playlist counts once): the distinct (playlist, track) cells, counted by the engine."""
-    cells = to_pandas(
-        sql(
+    playlist counts once): the distinct (playlist, track) cells, counted by the engine.
+
+    With ``positions``, each cell holds instead where the track is in its playlist: 1 + the
+    number of rows before its last listing, in the rows' order (what STAN's neighbour-side
+    weight reads; the binary matrix is the same cells set to 1).
+    """
+    if positions:
+        query = """
+            WITH placed AS (
+                SELECT p.playlist_id, i.idx,
+                       row_number() OVER (PARTITION BY p.playlist_id ORDER BY p.position) AS place
+                FROM {p} p JOIN {index} i USING (track_id)
+            )
+            SELECT playlist_id, idx, max(place) AS place FROM placed GROUP BY playlist_id, idx
             """
-            SELECT DISTINCT p.playlist_id, i.idx FROM {p} p JOIN {index} i USING (track_id)
-            """,
-            p=playlists,
-            index=_catalog_indices(track_index),
-        )
-    )
+    else:
+        query = "SELECT DISTINCT p.playlist_id, i.idx FROM {p} p JOIN {index} i USING (track_id)"
+    cells = to_pandas(sql(query, p=playlists, index=_catalog_indices(track_index)))
     ids, rows = np.unique(cells["playlist_id"].to_numpy(), return_inverse=True)
+    values = (
+        cells["place"].to_numpy(dtype=np.float32)
+        if positions
+        else np.ones(len(cells), dtype=np.float32)
+    )
     matrix = sp.csr_matrix(
-        (
-            np.ones(len(cells), dtype=np.float32),
-            (rows.astype(np.int32), cells["idx"].to_numpy(dtype=np.int32)),
-        ),
+        (values, (rows.astype(np.int32), cells["idx"].to_numpy(dtype=np.int32))),
         shape=(len(ids), len(track_index)),
     )
     matrix.sort_indices()

@@ -5,12 +5,13 @@
 from music_recsys.hooks.demo_data import DemoDataHook
 from music_recsys.hooks.engines import DuckDBHook, SparkHook
 from music_recsys.hooks.profiling import NodeProfileHook
-from music_recsys.hooks.tracking import RunSummaryHook, TypedParamsTrackingHook
+from music_recsys.hooks.tracking import ProtocolTagHook, RunSummaryHook, TypedParamsTrackingHook
 
 __all__ = [
     "DemoDataHook",
     "DuckDBHook",
     "NodeProfileHook",
+    "ProtocolTagHook",
     "RunSummaryHook",
     "SparkHook",
     "TypedParamsTrackingHook",

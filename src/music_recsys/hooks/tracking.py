@@ -1,5 +1,6 @@
 """What the run tells: ``TypedParamsTrackingHook`` lets kedro-mlflow log typed parameter groups
-key by key; ``RunSummaryHook`` ends a run by saying where its report, figures and model package
+key by key; ``ProtocolTagHook`` tags the MLflow run with the evaluation protocol that produced
+its figures; ``RunSummaryHook`` ends a run by saying where its report, figures and model package
 are."""
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ class TypedParamsTrackingHook:
         for name, value in inputs.items():
             if name.startswith("params:") and isinstance(value, BaseModel):
                 inputs[name] = value.model_dump(mode="json")
+
+
+class ProtocolTagHook:
+    """Tags the MLflow run with the protocol its figures come from (``evaluation.protocol``,
+    ``evaluation.query``: what each query holds), once the pipeline has chosen it."""
+
+    @hook_impl
+    def after_node_run(self, outputs: dict[str, Any]) -> None:
+        protocol = outputs.get("evaluation_protocol")
+        if isinstance(protocol, dict) and mlflow.active_run() is not None:
+            mlflow.set_tags(
+                {
+                    "evaluation.protocol": protocol.get("protocol", ""),
+                    "evaluation.query": protocol.get("query", ""),
+                }
+            )
 
 
 class RunSummaryHook:

@@ -23,6 +23,11 @@ its ``from_arrays``.
   as constants of the kind's package); ``describe``: what else the package records.
 - ``search_space``: the settings the tuner may change and their ranges
   (:mod:`music_recsys.kinds.search_space`); empty: the kind is fitted as declared.
+- Recency: a kind whose query tracks can weigh by their distance from the end declares its
+  settings on :class:`RecencySettings` (``recency``, ``recency_decay``), searches
+  :data:`~music_recsys.kinds.search_space.RECENCY_SPACE`, and its fit sets the recommender's
+  ``recency`` from :meth:`RecencySettings.recency_for` (none where the order cannot be read).
+  The package stores it (:data:`RECENCY_ARRAY`), so a rebuilt recommender weighs alike.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from music_recsys.core.protocol import in_play_order
+from music_recsys.core.recency import RECENCY_ARRAY, Recency, Weighting, effective
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +57,22 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RecencySettings(Settings):
+    """Settings of a kind whose query tracks weigh by their distance from the end of the
+    playlist so far (:mod:`music_recsys.core.recency`): ``recency`` names the weighting,
+    ``recency_decay`` is the geometric one's factor per step back."""
+
+    recency: Weighting = "same"
+    recency_decay: float = Field(
+        0.8, ge=0.0, le=1.0, description="geometric: a track weighs decay ** (steps from the end)"
+    )
+
+    def recency_for(self, inputs: FitInputs) -> Recency:
+        """The recency the fit uses: these settings where the order can be read (the
+        next-track protocol on rows in play order), none elsewhere."""
+        return effective(self.recency, self.recency_decay, inputs.reads_order)
+
+
 @dataclass
 class FitInputs:
     """What a kind's fit reads (the pipeline fills in what the kind declares it needs)."""
@@ -64,11 +86,18 @@ class FitInputs:
     components: dict[str, Recommender] = field(default_factory=dict)  # components, fitted
     trained: Any = None  # shared_training: the shared first stage's output, when shared
     refit_component: Callable[[str], Recommender] | None = None  # refit: another candidate
+    protocol: str | None = None  # the evaluation protocol; None: next_track where in play order
 
     @property
     def in_play_order(self) -> bool:
         """Whether the rows are in play order (else sorted by title: no play order to read)."""
         return in_play_order(self.track_order_report)
+
+    @property
+    def reads_order(self) -> bool:
+        """Whether a query's order says what comes next: rows in play order, asked for the
+        next track (under continuation the target comes from anywhere in the playlist)."""
+        return self.in_play_order and (self.protocol or "next_track") == "next_track"
 
 
 @dataclass
@@ -103,6 +132,9 @@ class Kind:
         has_track_vectors: Its recommender holds track vectors (``query_vectors``,
             ``has_vector``), which the report's latent-space map can show.
         search_space: What tuning may change (setting → range); empty: nothing.
+        reproducible: The settings under which a fit gives the same result on any machine
+            (word2vec: one worker thread); tuning fits with them, so that where its trials go
+            and what they find does not depend on thread timing. None: every fit is.
     """
 
     name: str
@@ -121,6 +153,7 @@ class Kind:
     components: Callable[[Any], tuple[str, ...]] | None = None
     shared_training: SharedTraining | None = None
     search_space: Mapping[str, Any] = field(default_factory=dict)
+    reproducible: Callable[[Any], Any] | None = None
 
     def refitted(self, inputs: FitInputs, settings, evaluated: Callable[[], Any]):
         """The recommender refit on ``inputs``' rows (``refit``, else ``fit``)."""
@@ -137,8 +170,12 @@ class Kind:
         return {} if self.describe is None else {"recommender": self.describe(recommender)}
 
     def rebuild(self, index: TrackIndex, arrays: dict, name: str, description: dict | None):
-        """The recommender from a package's arrays (``description``: its ``describe``)."""
-        return self.from_arrays(index, arrays, name, description)
+        """The recommender from a package's arrays (``description``: its ``describe``), with
+        the recency the package stored."""
+        recommender = self.from_arrays(index, arrays, name, description)
+        if RECENCY_ARRAY in arrays:
+            recommender.recency = Recency.from_array(arrays[RECENCY_ARRAY])
+        return recommender
 
     def rebuilds(self, description: dict | None) -> bool:
         """Whether :meth:`rebuild` can rebuild it (a described kind needs its description)."""

@@ -56,7 +56,7 @@ class Embedding(Recommender):
         scores[:, ~self.has_vector] = UNSCORABLE
         return scores
 
-    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores only the tracks with a vector (under ``min_count`` there may be few), then
         the rest of the K as the dense ranking has them: tracks without a vector after every
         scored one, by index; a query with no usable track gets the most popular ones."""

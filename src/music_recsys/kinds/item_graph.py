@@ -26,7 +26,7 @@ class ItemGraph(Recommender):
         product = selector(queries, len(self.index)) @ self.graph
         return product.toarray().astype(np.float32)
 
-    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gathers the seeds' rows of the graph and sums them: the cost follows the seeds'
         neighbours, not the catalog (:func:`~music_recsys.core.ranking.rank_sparse` orders
         them)."""

@@ -5,7 +5,8 @@ serving``), which re-implements that kind's numpy ranking in TensorFlow ops, so 
 serves what evaluation chose. What every kind shares lives here:
 
 - seed tracks are looked up in the catalog (unknown ids and the empty-string padding are left
-  out) and weighted by recency, ``decay ** steps_from_the_end`` among the known ones;
+  out) and weighted by the recommender's recency among the known ones
+  (:mod:`music_recsys.core.recency`; a blend weighs them for each component);
 - a request with no known seed falls back to popularity; seeds are never recommended back;
 - ties go to the lower index — the more popular track — like the evaluation's ``top_k``.
 
@@ -29,6 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 from music_recsys.core.ranking import Recommender  # noqa: E402
 from music_recsys.kinds import kind as kind_named  # noqa: E402
+from music_recsys.serving.ops import QueryWeights  # noqa: E402
 
 INPUT_NAME = "seed_track_ids"
 INPUT_SIGNATURE = [tf.TensorSpec([None, None], tf.string, name=INPUT_NAME)]
@@ -37,15 +39,13 @@ INPUT_SIGNATURE = [tf.TensorSpec([None, None], tf.string, name=INPUT_NAME)]
 class RecommenderServingModel(keras.Model):
     """Seed track ids in, the top ``k`` track ids and scores out (see the module doc)."""
 
-    def __init__(
-        self, recommender: Recommender, k: int, query_decay: float = 1.0, **kwargs
-    ) -> None:
+    def __init__(self, recommender: Recommender, k: int, **kwargs) -> None:
         super().__init__(**kwargs)
         index = recommender.index
         self.n_tracks = len(index)
         self.k = int(min(k, self.n_tracks))
         self.kind = recommender.kind
-        self.query_decay = float(query_decay)
+        self.query_weights = QueryWeights(recommender.recency, name="query_weights")
         vocabulary = index.track_ids.tolist()
         self.lookup = keras.layers.StringLookup(
             vocabulary=vocabulary, num_oov_indices=1, name="track_index"
@@ -62,15 +62,7 @@ class RecommenderServingModel(keras.Model):
         """Catalog indices (-1: unknown or padding), known mask and recency weights."""
         indices = tf.cast(self.lookup(seed_track_ids), tf.int64) - 1
         known = indices >= 0
-        known_count = tf.cast(known, tf.int64)
-        steps_from_end = tf.reduce_sum(known_count, axis=1, keepdims=True) - tf.cumsum(
-            known_count, axis=1
-        )
-        weights = tf.pow(
-            tf.constant(self.query_decay, tf.float64), tf.cast(steps_from_end, tf.float64)
-        )
-        weights = tf.cast(weights, tf.float32) * tf.cast(known, tf.float32)
-        return indices, known, weights
+        return indices, known, self.query_weights(known)
 
     def call(self, seed_track_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         # A [batch, 0] request (empty playlists) is a valid tensor: one padding column makes
@@ -88,9 +80,7 @@ class RecommenderServingModel(keras.Model):
         return {"track_ids": track_ids, "scores": values}
 
 
-def build_serving_model(
-    recommender: Recommender, k: int, query_decay: float
-) -> RecommenderServingModel:
+def build_serving_model(recommender: Recommender, k: int) -> RecommenderServingModel:
     """The serving model of a fitted recommender, traced once so that it can be exported."""
     if k > len(recommender.index):
         logging.getLogger(__name__).warning(
@@ -99,6 +89,6 @@ def build_serving_model(
             len(recommender.index),
             len(recommender.index),
         )
-    model = RecommenderServingModel(recommender, k=k, query_decay=query_decay)
+    model = RecommenderServingModel(recommender, k=k)
     model(tf.constant([[""]]))  # build
     return model

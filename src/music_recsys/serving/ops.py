@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -27,6 +28,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from music_recsys.core.ranking import TOP_K_SAMPLE_STRIDE, UNSCORABLE  # noqa: E402
+from music_recsys.core.recency import (  # noqa: E402
+    LINEAR_STEP,
+    LOG_SHIFT,
+    RECENCY_ARRAY,
+    Recency,
+)
 
 _PREFIX = contextvars.ContextVar("variable_prefix", default="")
 
@@ -46,6 +53,48 @@ def variable_prefix(prefix: str):
 def constant(values: np.ndarray, name: str) -> keras.Variable:
     """A model variable that never trains (saved with the SavedModel)."""
     return keras.Variable(values, trainable=False, name=_PREFIX.get() + name)
+
+
+def steps_from_end(known: tf.Tensor) -> tf.Tensor:
+    """int64 ``[batch, n]``: each known seed's distance from the row's last known seed (0: the
+    last), as the numpy side counts positions among the tracks the catalog knows."""
+    known_count = tf.cast(known, tf.int64)
+    return tf.reduce_sum(known_count, axis=1, keepdims=True) - tf.cumsum(known_count, axis=1)
+
+
+def recency_weights(steps: tf.Tensor, weighting: str, decay: float) -> tf.Tensor:
+    """:func:`music_recsys.core.recency.weights_of` in TF ops: the same float64 formulas,
+    rounded to float32 once."""
+    s = tf.cast(steps, tf.float64)
+    if weighting == "same":
+        w = tf.ones_like(s)
+    elif weighting == "linear":
+        w = tf.maximum(1.0 - LINEAR_STEP * s, 0.0)
+    elif weighting == "div":
+        w = 1.0 / (s + 1.0)
+    elif weighting == "quadratic":
+        w = 1.0 / ((s + 1.0) * (s + 1.0))
+    elif weighting == "log":
+        w = math.log(1.0 + LOG_SHIFT) / tf.math.log(s + 1.0 + LOG_SHIFT)
+    elif weighting == "geometric":
+        w = tf.where(tf.equal(s, 0.0), tf.ones_like(s), tf.pow(tf.constant(decay, tf.float64), s))
+    else:
+        raise ValueError(f"Unknown recency weighting {weighting!r}")
+    return tf.cast(w, tf.float32)
+
+
+class QueryWeights(keras.layers.Layer):
+    """A recommender's recency weights of a batch of queries (0 where not ``known``); holds its
+    recency as a variable too (``recency``), so that a package's arrays rebuild it."""
+
+    def __init__(self, recency: Recency, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.weighting, self.decay = recency.weighting, float(recency.decay)
+        self.recency = constant(recency.as_array(), RECENCY_ARRAY)
+
+    def call(self, known):
+        weights = recency_weights(steps_from_end(known), self.weighting, self.decay)
+        return weights * tf.cast(known, tf.float32)
 
 
 def query_seeds(indices: tf.Tensor, known: tf.Tensor, weights: tf.Tensor, n: int):

@@ -117,7 +117,7 @@ def _arrays_answer(
 
     model = package_cache.recommender(folder, catalog)
     indices = np.array([positions[s] for s in seeds if s in positions], dtype=np.int64)
-    query = Query.of(indices, float(metadata.get("query_decay", 1.0)))
+    query = Query.of(indices)
     top, scores, _ = model.rank([query], metadata["k"])
     real = top[0] >= 0
     return {

@@ -11,19 +11,31 @@ class TuningParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    seconds_per_candidate: float = Field(
-        120.0, gt=0, description="wall-clock budget of one candidate's trials, at most"
+    trials: int = Field(
+        30, ge=0, description="trials of the run beyond each candidate's screening, at most"
     )
-    total_seconds: float = Field(
-        60.0, gt=0, description="all candidates' trials together (at least), split evenly"
+    trial_rows: int = Field(
+        50_000_000,
+        ge=1,
+        description="rows fitted by all those trials together, at most: fewer trials where the "
+        "tuning sample is larger (the budget is sized once from the data's shape)",
     )
-    seconds_per_million_rows: float = Field(
-        30.0, ge=0, description="the total grows with the training rows beyond total_seconds"
+    max_trials: int = Field(40, ge=0, description="trials of one candidate, at most")
+    trials_per_setting: int = Field(
+        8, ge=1, description="trials of one candidate per setting it searches, at most"
+    )
+    contention_se: float = Field(
+        2.0,
+        ge=0,
+        description="a candidate is tuned when its screening trails the best one's by at most "
+        "this many paired standard errors (on the tuning queries)",
+    )
+    guard_seconds: float = Field(
+        600.0, gt=0, description="a study that runs longer stops (the report names it)"
     )
     patience: int | None = Field(
         15, ge=1, description="a study stops after this many trials without a better one"
     )
-    max_trials: int = Field(40, ge=1, description="trials per candidate, at most")
     holdout: float = Field(
         0.2, gt=0, lt=1, description="share of the training playlists whose queries score trials"
     )
@@ -46,10 +58,13 @@ class TuningParams(BaseModel):
     )
     seed: int = 0
 
-    def total(self, training_rows: int) -> float:
-        """All studies' budget for this many training rows."""
-        return max(self.total_seconds, self.seconds_per_million_rows * training_rows / 1e6)
+    def trials_for(self, searched_settings: int) -> int:
+        """One candidate's trials at most, by how many settings its study searches."""
+        return min(self.max_trials, self.trials_per_setting * max(searched_settings, 1))
 
-    def seconds_each(self, tuned_candidates: int, training_rows: int) -> float:
-        """One candidate's budget: its own, or an even share of the total if that is less."""
-        return min(self.seconds_per_candidate, self.total(training_rows) / max(tuned_candidates, 1))
+    def total_trials(self, fit_rows: int) -> int:
+        """The run's trials for a tuning sample of ``fit_rows`` rows: ``trials``, or as many
+        as ``trial_rows`` allows if fewer (at least one where any are asked for)."""
+        if self.trials == 0:
+            return 0
+        return max(1, min(self.trials, self.trial_rows // max(fit_rows, 1)))

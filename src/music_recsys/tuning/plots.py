@@ -58,6 +58,7 @@ def plot_tuning(
 ) -> tuple[Figure, Figure]:
     """Optimisation history and parameter importances (fANOVA) of one candidate's trials; a
     figure that says why (``decision``), where there is nothing to plot."""
+    space = {p: dim for p, dim in space.items() if f"param_{p}" in trials}  # those searched
     study = study_from_trials(trials, space)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:

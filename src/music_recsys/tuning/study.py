@@ -1,14 +1,18 @@
-"""One candidate's tuning: an Optuna study over its kind's search space, within a budget.
+"""One candidate's tuning: screened at the conf's setting, then an Optuna study over its kind's
+search space, for the trials the run's plan gives it (:mod:`.plan`).
 
-- The conf's settings are the first trial (``enqueue_trial``), so the study starts from what
-  ships today and the report can say what tuning moved.
+- Screening: the conf's settings are fitted on the tuning rows and scored on every tuning
+  query (:func:`screen`); that is the study's first trial, and what the plan compares across
+  candidates to decide where the trials go.
 - TPE proposes the next settings (seeded); a trial fits on the tuning rows and ranks the whole
   catalog for the tuning queries (:mod:`.data`). Pruning: a trial is first scored on a quarter
   of the queries, and stopped there when it trails the median of earlier trials at that point.
-- The budget is wall-clock (``timeout``): no trial starts after it, nor once the slowest trial
-  so far would not fit in the time left, nor after ``patience`` trials without a better one;
-  a kind whose settings carry a training time budget (``max_training_seconds``) has it cut to
-  the time left.
+- The budget is counted in trials, so the same data and conf give the same study on any
+  machine and under any runner. Wall-clock is a guard only: a study that runs past
+  ``tuning.guard_seconds`` stops, and its summary says so (``cut_by_guard``). A study also stops
+  after ``patience`` trials without a better one.
+- A dimension that reads the play order (recency) is searched only where the order can be read
+  (:func:`~music_recsys.kinds.search_space.searched`).
 - Candidates that share a first stage (word2vec variants that differ only in scoring) are tuned
   as one: a trial trains once and scores every variant; its value is the best of them.
 - Trials are scored on half the tuning queries (every other one: "search"); a complete trial
@@ -37,14 +41,16 @@ from music_recsys.core import metrics as m
 from music_recsys.core.evaluation import rank_targets
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.kinds import FitInputs, Kind, Settings
-from music_recsys.kinds.search_space import Choice, Dimension, FloatRange, IntRange
+from music_recsys.kinds.search_space import Choice, Dimension, FloatRange, IntRange, searched
 from music_recsys.tables import first_row, sql
 from music_recsys.tuning.params import TuningParams
 
 logger = logging.getLogger(__name__)
 
-BUDGET_SETTING = "max_training_seconds"
 PRUNE_SHARE = 0.25  # of the tuning queries, scored before a trial may be pruned
+# A training budget counted in rows of data (word2vec's words): a trial's is the conf's scaled
+# to the tuning sample, so that a trial trains the epochs the full fit will train.
+ROWS_BUDGET = "max_training_words"
 
 
 def distribution(dim: Dimension) -> optuna.distributions.BaseDistribution:
@@ -67,6 +73,71 @@ class Tuned:
     summary: dict
 
 
+def not_tuned(kind: Kind, inputs: FitInputs, tuning: TuningParams) -> str | None:
+    """Why a candidate is fitted as declared without a study, or None."""
+    if not kind.search_space:
+        return "its kind declares no search space"
+    if not tuning.enabled:
+        return "tuning is disabled (tuning.enabled)"
+    if kind.needs_play_order and not inputs.in_play_order:
+        return "it reads the play order, and the rows are sorted by title (it sits out)"
+    return None
+
+
+def screen(
+    kind: Kind,
+    group: Mapping[str, Settings],
+    inputs: FitInputs,
+    queries: pd.DataFrame,
+    evaluation: EvaluationParams,
+    tuning: TuningParams,
+    training_rows: int | None = None,
+) -> dict:
+    """The conf's setting of candidate ``inputs.name`` (and of those sharing its first stage)
+    fitted on the tuning rows and scored on every tuning query: its study's first trial, and
+    what the run's plan compares (:func:`music_recsys.tuning.plan.plan_trials`).
+
+    Returns:
+        ``{"screened": False, "why": ...}``, or its value on the search queries, the
+        per-query values on both halves, which variant scored, and the seconds it took.
+
+    Raises:
+        The fit's own error: the conf's setting failing here would fail the run's fit too.
+    """
+    why = not_tuned(kind, inputs, tuning)
+    if why:
+        return {"screened": False, "why": why}
+    metric, k = m.parse_metric(evaluation.selection_metric)
+    objective = _Objective(kind, group, inputs, queries, evaluation, tuning, metric, k, {})
+    objective.training_rows = training_rows
+    started = time.perf_counter()
+    with _quiet("music_recsys.kinds", "music_recsys.core", "implicit", "gensim"):
+        fits = objective.fit({n: objective.for_trial(s) for n, s in group.items()})
+        search = {n: objective.per_query(r, objective.search, 0) for n, r in fits.items()}
+        best = max(sorted(search), key=lambda n: m.mean(search[n]))
+        confirm = objective.per_query(fits[best], objective.confirm, 0)
+    seconds = time.perf_counter() - started
+    value = m.mean(search[best])
+    logger.info(
+        "Screening %s at the conf's setting: %s %.4f on %d tuning queries (%.1f s)",
+        inputs.name,
+        evaluation.selection_metric,
+        value,
+        len(search[best]),
+        seconds,
+    )
+    return {
+        "screened": True,
+        "searched": sorted(searched(kind.search_space, inputs.reads_order)),
+        "value": value,
+        "member": best,
+        "search": search[best].tolist(),
+        "confirm": confirm.tolist(),
+        "seconds": round(seconds, 2),
+        "fit_playlists": int(objective.fit_playlists),
+    }
+
+
 def tune(
     kind: Kind,
     group: Mapping[str, Settings],
@@ -74,30 +145,34 @@ def tune(
     queries: pd.DataFrame,
     evaluation: EvaluationParams,
     tuning: TuningParams,
-    seconds: float,
+    trials: int,
+    screened: dict | None = None,
+    training_rows: int | None = None,
 ) -> Tuned:
     """Tunes the candidate ``inputs.name`` (with the candidates in ``group`` that share its
-    first stage, itself included) on ``queries``; see the module doc."""
+    first stage, itself included) on ``queries`` for ``trials`` trials after its screening
+    (``screened``: from :func:`screen`; screened here when not given); see the module doc.
+    ``training_rows``: the full fit's rows, to which a rows-counted training budget is
+    scaled."""
     name = inputs.name
     declared = group[name]
-    space = dict(kind.search_space)
+    space = searched(kind.search_space, inputs.reads_order)
     metric, k = m.parse_metric(evaluation.selection_metric)
     base = {
         "metric": evaluation.selection_metric,
-        "budget_seconds": round(seconds, 1),
         "queries": int(len(queries)),
         "searched": sorted(space),
+        "trials_planned": int(trials),
+        "guard_seconds": tuning.guard_seconds,
+        "cut_by_guard": False,
     }
-    why = None
-    if not space:
-        why = "its kind declares no search space"
-    elif not tuning.enabled:
-        why = "tuning is disabled (tuning.enabled)"
-    elif kind.needs_play_order and not inputs.in_play_order:
-        why = "it reads the play order, and the rows are sorted by title (it sits out)"
+    why = not_tuned(kind, inputs, tuning)
     if why:
         return Tuned(declared.model_dump(mode="json"), _trials_frame([], space), base | _none(why))
-    objective = _Objective(kind, group, inputs, queries, evaluation, tuning, metric, k)
+    screened = screened or screen(kind, group, inputs, queries, evaluation, tuning, training_rows)
+    objective = _Objective(kind, group, inputs, queries, evaluation, tuning, metric, k, space)
+    objective.training_rows = training_rows
+    objective.adopt_screen(screened)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line a trial is logged instead
     study = optuna.create_study(
         direction="maximize",
@@ -108,52 +183,58 @@ def tune(
     )
     values = declared.model_dump()
     study.enqueue_trial({p: values[p] for p in space}, skip_if_exists=True)
-    objective.deadline = time.monotonic() + seconds
     started = time.perf_counter()
-    study.optimize(
-        objective,
-        n_trials=tuning.max_trials,
-        timeout=seconds,
-        catch=(Exception,),
-        callbacks=[_progress(name, seconds, tuning.patience)],
-    )
-    elapsed = time.perf_counter() - started
-    if objective.first_error is not None:
-        raise objective.first_error  # the conf's own setting fails: the fit would too
-    trials = _trials_frame(study.trials, space)
+    watch = _Watch(name, 1 + trials, tuning.guard_seconds, tuning.patience)
+    study.optimize(objective, n_trials=1 + trials, catch=(Exception,), callbacks=[watch])
+    elapsed = time.perf_counter() - started + screened.get("seconds", 0.0)
+    trials_frame = _trials_frame(study.trials, space)
     decided, chosen = _decide(study, objective, declared, space, tuning)
     summary = (
         base
         | decided
         | {
             "trials": len(study.trials),
-            "complete": int((trials["state"] == "COMPLETE").sum()),
-            "pruned": int((trials["state"] == "PRUNED").sum()),
-            "failed": int((trials["state"] == "FAIL").sum()),
+            "complete": int((trials_frame["state"] == "COMPLETE").sum()),
+            "pruned": int((trials_frame["state"] == "PRUNED").sum()),
+            "failed": int((trials_frame["state"] == "FAIL").sum()),
             "seconds": round(elapsed, 1),
-            "fit_playlists": int(objective.fit_playlists),
+            "fit_playlists": int(screened.get("fit_playlists", 0)),
+            "cut_by_guard": watch.cut,
+            "stopped": watch.stopped,
         }
     )
+    if watch.cut:
+        summary["decision"] += (
+            f" (the wall-clock guard, tuning.guard_seconds {tuning.guard_seconds:g} s, stopped "
+            f"the study after {len(study.trials)} of {1 + trials} trials: this run's tuning is "
+            "not reproducible on another machine)"
+        )
     logger.info("Tuning %s: %s", name, summary["decision"])
-    return Tuned(kind.settings(**chosen).model_dump(mode="json"), trials, summary)
+    return Tuned(kind.settings(**chosen).model_dump(mode="json"), trials_frame, summary)
 
 
 class _Objective:
-    """One trial: settings from the space, a fit on the tuning rows, the tuning queries ranked."""
+    """One trial: settings from the space, a fit on the tuning rows, the tuning queries ranked;
+    the first trial (the conf's setting) is the screening's."""
 
-    def __init__(self, kind, group, inputs, queries, evaluation, tuning, metric, k):
+    def __init__(self, kind, group, inputs, queries, evaluation, tuning, metric, k, space):
         self.kind, self.group, self.inputs = kind, dict(group), inputs
         self.queries, self.evaluation, self.tuning = queries, evaluation, tuning
-        self.metric, self.k = metric, k
+        self.metric, self.k, self.space = metric, k, space
         # Trials are scored on every other tuning query ("search"); a complete trial is also
         # scored on the others ("confirm"), which decide whether the best trial ships: the
         # search's maximum over many trials is biased upwards, a fresh half is not.
         self.search, self.confirm = queries.iloc[0::2], queries.iloc[1::2]
         self.values: dict[int, np.ndarray] = {}  # trial → per-query values on "search"
         self.confirmed: dict[int, np.ndarray] = {}  # trial → per-query values on "confirm"
-        self.deadline = math.inf
         self.fit_playlists = 0
-        self.first_error: Exception | None = None  # the conf's own setting failed
+        self.training_rows: int | None = None  # the full fit's rows (budgets scale to them)
+        self._sample_rows: int | None = None
+        self.screened: dict | None = None
+
+    def adopt_screen(self, screened: dict) -> None:
+        """The screening's figures stand for the first trial (no second fit)."""
+        self.screened = screened
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
@@ -163,29 +244,33 @@ class _Objective:
             raise
         except Exception as error:
             trial.set_user_attr("why", f"{type(error).__name__}: {error}"[:300])
-            if trial.number == 0:
-                self.first_error = error
             raise
 
     def _trial(self, trial: optuna.Trial) -> float:
-        space = self.kind.search_space
-        chosen = {p: suggest(trial, p, dim) for p, dim in space.items()}
-        # One cut of a training budget for every member, so that they still share a training.
-        left = max(1.0, self.deadline - time.monotonic())
+        chosen = {p: suggest(trial, p, dim) for p, dim in self.space.items()}
+        if trial.number == 0 and self.screened is not None:
+            screened = self.screened
+            self.values[0] = np.asarray(screened["search"], dtype=np.float64)
+            self.confirmed[0] = np.asarray(screened["confirm"], dtype=np.float64)
+            trial.set_user_attr("member", screened["member"])
+            trial.set_user_attr("fit_seconds", screened["seconds"])
+            trial.set_user_attr("confirm_value", m.mean(self.confirmed[0]))
+            trial.set_user_attr("why", "screening: the conf's setting")
+            return float(screened["value"])
         try:
-            members = {n: self._with(s, chosen, left) for n, s in self.group.items()}
+            members = {n: self._with(s, chosen) for n, s in self.group.items()}
         except ValidationError as error:
             trial.set_user_attr("why", f"invalid settings: {error.errors()[0]['msg']}")
             raise optuna.TrialPruned from None
         started = time.perf_counter()
-        fits = self._fit(members)
+        fits = self.fit(members)
         trial.set_user_attr("fit_seconds", round(time.perf_counter() - started, 2))
         cut = int(len(self.search) * PRUNE_SHARE)
         parts = [self.search.iloc[:cut], self.search.iloc[cut:]] if cut else [self.search]
         scored: dict[str, list[np.ndarray]] = {n: [] for n in fits}
         for step, part in enumerate(parts):
             for n, recommender in fits.items():
-                scored[n].append(self._per_query(recommender, part, trial.number))
+                scored[n].append(self.per_query(recommender, part, trial.number))
             best, value = self._best(scored)
             if step < len(parts) - 1:
                 trial.report(value, step)
@@ -194,18 +279,30 @@ class _Objective:
                     raise optuna.TrialPruned
         trial.set_user_attr("member", best)
         self.values[trial.number] = np.concatenate(scored[best])
-        self.confirmed[trial.number] = self._per_query(fits[best], self.confirm, trial.number)
+        self.confirmed[trial.number] = self.per_query(fits[best], self.confirm, trial.number)
         trial.set_user_attr("confirm_value", m.mean(self.confirmed[trial.number]))
         return value
 
-    def _with(self, settings: Settings, chosen: dict, left: float) -> Settings:
-        """``settings`` with the trial's values (and a training budget cut to ``left``)."""
-        values = settings.model_dump() | chosen
-        if BUDGET_SETTING in values:
-            values[BUDGET_SETTING] = min(values[BUDGET_SETTING] or math.inf, left)
-        return self.kind.settings(**values)
+    def _with(self, settings: Settings, chosen: dict) -> Settings:
+        """``settings`` with the trial's values, as a trial fits them."""
+        return self.for_trial(self.kind.settings(**(settings.model_dump() | chosen)))
 
-    def _fit(self, members: dict[str, Settings]) -> dict:
+    def for_trial(self, settings: Settings) -> Settings:
+        """The settings a trial fits: reproducible ones (the kind's ``reproducible``: the
+        plan and the studies must not depend on thread timing), with a rows-counted training
+        budget scaled to the tuning sample."""
+        if self.kind.reproducible is not None:
+            settings = self.kind.reproducible(settings)
+        budget = getattr(settings, ROWS_BUDGET, None)
+        if budget is not None and self.training_rows:
+            if self._sample_rows is None:
+                self._sample_rows = _rows(self.inputs)
+            share = min(1.0, self._sample_rows / self.training_rows)
+            scaled = max(1, math.ceil(budget * share))
+            settings = self.kind.settings(**(settings.model_dump() | {ROWS_BUDGET: scaled}))
+        return settings
+
+    def fit(self, members: dict[str, Settings]) -> dict:
         """Every member fitted: a shared first stage trained once for all of them."""
         inputs = self.inputs
         self.fit_playlists = self.fit_playlists or _playlists(inputs)
@@ -218,7 +315,7 @@ class _Objective:
             for n, s in members.items()
         }
 
-    def _per_query(self, recommender, queries: pd.DataFrame, number: int) -> np.ndarray:
+    def per_query(self, recommender, queries: pd.DataFrame, number: int) -> np.ndarray:
         ranked = rank_targets(recommender, queries, self.evaluation, what=f"trial {number}")
         return m.per_query(ranked.ranks, self.metric, self.k)[ranked.counted]
 
@@ -251,6 +348,10 @@ def suggest(trial: optuna.Trial, name: str, dim: Dimension) -> Any:
     if isinstance(dim, FloatRange):
         return trial.suggest_float(name, dim.low, dim.high, log=dim.log)
     return trial.suggest_categorical(name, list(dim.values))
+
+
+def _rows(inputs: FitInputs) -> int:
+    return int(first_row(sql("SELECT count(*) FROM {r}", r=inputs.playlists))[0])
 
 
 def _playlists(inputs: FitInputs) -> int:
@@ -348,37 +449,42 @@ def changes_text(changed: dict) -> str:
     return ", ".join(f"{p} {_short(a)} → {_short(b)}" for p, (a, b) in changed.items())
 
 
-def _progress(name: str, seconds: float, patience: int | None):
-    """Logs each trial, and stops the study when the slowest trial so far would no longer fit
-    in the time left (Optuna's ``timeout`` only keeps a trial from starting after it), or when
-    ``patience`` trials in a row found nothing better."""
-    started = time.perf_counter()
-    slowest = 0.0
+class _Watch:
+    """Logs each trial; stops the study after ``patience`` trials in a row found nothing
+    better, or once it has run ``guard_seconds`` (the guard: the summary names the cut)."""
 
-    def log(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        nonlocal slowest
+    def __init__(self, name: str, planned: int, guard_seconds: float, patience: int | None):
+        self.name, self.planned = name, planned
+        self.guard_seconds, self.patience = guard_seconds, patience
+        self.started = time.perf_counter()
+        self.cut = False
+        self.stopped = ""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         best = max((t.value for t in complete), default=math.nan)
         shown = f"{trial.value:.4f}" if trial.value is not None else trial.state.name.lower()
+        elapsed = time.perf_counter() - self.started
         logger.info(
-            "Tuning %s: trial %d %s (best %.4f), %.0f of %.0f s",
-            name,
+            "Tuning %s: trial %d of %d %s (best %.4f), %.0f s",
+            self.name,
             trial.number,
+            self.planned - 1,
             shown,
             best,
-            time.perf_counter() - started,
-            seconds,
+            elapsed,
         )
-        if trial.duration is not None:
-            slowest = max(slowest, trial.duration.total_seconds())
-        if time.perf_counter() - started + slowest > seconds:
+        if len(study.trials) >= self.planned:
+            return
+        if elapsed > self.guard_seconds:
+            self.cut = True
+            self.stopped = f"the wall-clock guard ({self.guard_seconds:g} s)"
             study.stop()
-        if patience and complete:
+        elif self.patience and complete:
             best_at = max(complete, key=lambda t: (t.value, -t.number)).number
-            if trial.number - best_at >= patience:
+            if trial.number - best_at >= self.patience:
+                self.stopped = f"{self.patience} trials without a better one (patience)"
                 study.stop()
-
-    return log
 
 
 def _trials_frame(trials: list, space: Mapping[str, Dimension]) -> pd.DataFrame:

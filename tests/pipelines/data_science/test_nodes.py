@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from music_recsys.core.evaluation import rank_targets
-from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.protocol import LAST_TRACK, EvaluationParams
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.duckdb_sql import relation
 from music_recsys.kinds.cooccurrence import CooccurrenceSettings
@@ -56,33 +56,48 @@ def test_test_split_scores_the_selected_candidate_and_every_baseline_once(track_
 
         return load
 
-    selected, results = evaluate_on_test(
+    protocol = {"protocol": "next_track", "query": "the playlist so far"}
+    selected, results, last = evaluate_on_test(
         {"selected": "w2v_x"},
         queries,
         EvaluationParams(),
+        protocol,
         baselines=("most_popular", "transitions"),
         **{n: loader(n) for n in models},
     )
     assert list(results) == ["w2v_x", "most_popular", "transitions"]
+    assert list(last) == list(results)  # next_track: asked with the last track alone too
     assert loaded == ["w2v_x", "most_popular", "transitions"]  # never the unused variant
     assert selected.name == "w2v_x"
     table = build_results_table(
-        {"selected": "w2v_x", "metric": "hit_rate_at_10"}, results, {"protocol": "next_track"},
+        {"selected": "w2v_x", "metric": "hit_rate_at_10"}, results, last, protocol,
         KINDS, w2v_x__validation=results["w2v_x"], w2v_x__training={"fit_seconds": 2.5},
         most_popular__validation=results["most_popular"],
     )  # fmt: skip
-    assert set(table["split"]) == {"validation", "test"}
+    assert table["split"].drop_duplicates().tolist() == ["validation", "test", "test_last_track"]
+    assert set(table.loc[table["split"] == "test", "asked_with"]) == {"the playlist so far"}
+    assert set(table.loc[table["split"] == "test_last_track", "asked_with"]) == {LAST_TRACK}
     assert table.loc[table["candidate"] == "w2v_x", "selected"].all()
-    assert table.loc[table["candidate"] == "w2v_x", "fit_seconds"].tolist() == [2.5, 2.5]
+    assert table.loc[table["candidate"] == "w2v_x", "fit_seconds"].tolist() == [2.5, 2.5, 2.5]
     assert (table["evaluation_seconds"] >= 0).all()
     metrics = collect_mlflow_metrics(
         {"selected": "w2v_x", "metric": "hit_rate_at_10", "value": 0.5, "standard_error": 0.1},
         results,
+        last,
         w2v_x__validation={"a": 1.0, "b": "x"},
     )
     assert metrics["w2v_x.validation.a"] == [{"value": 1.0, "step": 0}]
     assert "w2v_x.validation.b" not in metrics
     assert metrics["selected.test.hit_rate_at_10"] == metrics["w2v_x.test.hit_rate_at_10"]
+    assert "selected.test_last_track.mrr_at_10" in metrics
+    _, _, none = evaluate_on_test(
+        {"selected": "w2v_x"},
+        queries,
+        EvaluationParams(),
+        {"protocol": "continuation"},
+        **{n: loader(n) for n in models},
+    )
+    assert none == {}  # continuation has no last track to ask with
 
 
 def test_mlflow_model_ranks_exactly_as_the_evaluation(track_index):

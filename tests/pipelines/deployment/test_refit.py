@@ -54,7 +54,13 @@ def evaluated():
 
 def ship(evaluated, **deployment):
     return refit_for_deployment(
-        SELECTION, relation(ROWS), ORDERED, DeploymentParams(**deployment), PARAMETERS, **evaluated
+        SELECTION,
+        relation(ROWS),
+        ORDERED,
+        {"protocol": "next_track"},
+        DeploymentParams(**deployment),
+        PARAMETERS,
+        **evaluated,
     )
 
 

@@ -157,7 +157,12 @@ def describe(model: Blend) -> dict:
     for position, (component, weight) in enumerate(
         zip(model.components, model.weights, strict=True)
     ):
-        part = {"candidate": component.name, "kind": component.kind, "weight": float(weight)}
+        part = {
+            "candidate": component.name,
+            "kind": component.kind,
+            "weight": float(weight),
+            "recency": component.recency.describe(),
+        }
         part["prefix"] = component_prefix(position)
         parts.append(part | kind(component.kind).recorded(component))
     return {"depth": model.depth, "components": parts}

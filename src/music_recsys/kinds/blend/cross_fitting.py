@@ -39,7 +39,7 @@ def cross_fitted(models, depth, lists, held_out, folds, targets, usable, queries
     """The validation queries' answers, each fold's those of the blend of ``models`` with the
     weights chosen without it."""
     index = models[0].index
-    query_list = as_queries(index, queries, evaluation)[0]
+    query_list = as_queries(index, queries)[0]
     k_max = max(evaluation.k)
     top = np.full((len(query_list), min(k_max, len(index))), -1, dtype=np.int64)
     scores = np.zeros(top.shape, dtype=np.float32)

@@ -28,7 +28,7 @@ class Blend(Recommender):
     def raw_scores(self, queries: list[Query]) -> np.ndarray:
         return self._blended(queries).toarray().astype(np.float32)
 
-    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._ranked(self._blended(queries), queries, k)
 
     def rank_listed(self, lists, queries: list[Query], k: int):

@@ -10,7 +10,13 @@ import tensorflow as tf
 
 from music_recsys.kinds import kind
 from music_recsys.kinds.blend.model import component_prefix
-from music_recsys.serving.ops import query_seeds, rank_scored, sum_by_key, variable_prefix
+from music_recsys.serving.ops import (
+    QueryWeights,
+    query_seeds,
+    rank_scored,
+    sum_by_key,
+    variable_prefix,
+)
 
 
 class BlendLayer(keras.layers.Layer):
@@ -18,16 +24,20 @@ class BlendLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.n, self.k = len(recommender.index), k
         self.weights_ = [float(w) for w in recommender.weights]
-        self.parts = []
+        self.parts, self.part_weights = [], []
         for position, c in enumerate(recommender.components):
             with variable_prefix(component_prefix(position)):
                 self.parts.append(kind(c.kind).serving_layer_for(c, min(recommender.depth, self.n)))
+                # Each component weighs the query by its own recency, as in numpy.
+                self.part_weights.append(QueryWeights(c.recency, name=f"weights_{position}"))
 
     def call(self, indices, known, weights, popularity):
         n = tf.constant(self.n, tf.int64)
         keys, values = [], []
-        for part, weight in zip(self.parts, self.weights_, strict=True):
-            listed_values, ids = part(indices, known, weights, popularity)
+        for part, part_weights, weight in zip(
+            self.parts, self.part_weights, self.weights_, strict=True
+        ):
+            listed_values, ids = part(indices, known, part_weights(known), popularity)
             listed = ids >= 0
             v = tf.cast(listed_values, tf.float64)
             high = tf.reduce_max(tf.where(listed, v, -np.inf), axis=1, keepdims=True)

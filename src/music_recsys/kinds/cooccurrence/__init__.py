@@ -19,9 +19,9 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from music_recsys.core.catalog import TrackIndex
-from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, RecencySettings
 from music_recsys.kinds.item_graph import GRAPH_ARRAYS, ItemGraph, graph_from_arrays
-from music_recsys.kinds.search_space import Choice
+from music_recsys.kinds.search_space import RECENCY_SPACE, Choice
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +29,12 @@ logger = logging.getLogger(__name__)
 NORMALISATIONS = ("none", "cosine")
 
 
-class CooccurrenceSettings(Settings):
+class CooccurrenceSettings(RecencySettings):
     """Tracks within ``window`` positions of each other count as co-occurring (null: anywhere
     in the same playlist). ``normalisation``: ``none`` scores a pair by its count; ``cosine``
     by its count / √(each track's co-occurrences), so that a popular track's many pairs weigh
-    no more than a rare one's few."""
+    no more than a rare one's few. ``recency``: how a query track weighs by its distance from
+    the end (:mod:`music_recsys.core.recency`)."""
 
     window: int | None = Field(5, ge=1)
     normalisation: Literal["none", "cosine"] = "none"
@@ -62,7 +63,12 @@ def fit(inputs: FitInputs, settings: CooccurrenceSettings) -> Fitted:
     if settings.normalisation == "cosine":
         matrix = cosine_normalised(matrix)
     logger.info("Co-occurrence graph: %d tracks, %d non-zero pairs", matrix.shape[0], matrix.nnz)
-    model = Cooccurrence(TrackIndex.from_frame(inputs.track_index), name=inputs.name, graph=matrix)
+    model = Cooccurrence(
+        TrackIndex.from_frame(inputs.track_index),
+        name=inputs.name,
+        graph=matrix,
+        recency=settings.recency_for(inputs),
+    )
     stats = {"fit_seconds": time.perf_counter() - started, "graph_nonzeros": matrix.nnz}
     if shuffled:
         stats["order"] = "window over a seeded random order (rows sorted by title)"
@@ -93,5 +99,6 @@ KIND = Kind(
     search_space={
         "window": Choice((1, 2, 3, 5, 10, 20, None)),
         "normalisation": Choice(NORMALISATIONS),
-    },
+    }
+    | RECENCY_SPACE,
 )

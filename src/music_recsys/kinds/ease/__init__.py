@@ -2,8 +2,8 @@
 weight matrix in closed form, ``B = I − P · diag(1 / diag(P))`` with ``P = (XᵀX + λI)⁻¹`` and
 a zero diagonal; a query scores the tracks by ``Σ weight · B[seed]``.
 
-The solve is a Cholesky factorisation (``scipy.linalg.cho_factor`` / ``cho_solve``: LAPACK's
-``potrf`` / ``potrs``; ``XᵀX + λI`` is symmetric positive definite) of an N × N matrix, dense:
+The solve is a Cholesky factorisation and inverse (LAPACK's ``potrf`` / ``potri`` through
+``scipy.linalg.lapack``; ``XᵀX + λI`` is symmetric positive definite) of an N × N matrix, dense:
 N² float64s several times over. So EASE models the ``max_tracks`` most popular tracks of the
 catalog — the size guard: 5,000 tracks hold 200 MB a matrix, the settings refuse more than
 20,000 (3.2 GB a matrix) — and the rest of the catalog ranks after every modelled track, by
@@ -30,8 +30,8 @@ from music_recsys.core.ranking import (
     most_popular,
     top_k,
 )
-from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
-from music_recsys.kinds.search_space import FloatRange
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, RecencySettings
+from music_recsys.kinds.search_space import RECENCY_SPACE, FloatRange
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ EASE_WEIGHTS = "ease_weights"
 MAX_TRACKS = 20_000
 
 
-class EaseSettings(Settings):
+class EaseSettings(RecencySettings):
     """``regularization``: λ on the Gram matrix's diagonal (Steck: a few hundred on large
     sets); ``max_tracks``: how many of the most popular tracks are modelled (the size guard)."""
 
@@ -83,7 +83,7 @@ class Ease(Recommender):
         scores[:, : self.modelled] = self._modelled_scores(queries)
         return scores
 
-    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The modelled tracks ranked (seeds excluded), then the rest of the K by index, as the
         dense scores rank them; popularity for a query without a modelled seed."""
         n = len(self.index)
@@ -119,13 +119,20 @@ class Ease(Recommender):
 
 
 def closed_form(gram: np.ndarray, regularization: float) -> np.ndarray:
-    """EASE's ``B`` from the Gram matrix ``XᵀX`` (float64 [N, N]): ``P = (XᵀX + λI)⁻¹`` by a
-    Cholesky solve, ``B = −P / diag(P)`` column by column, zero diagonal."""
-    from scipy.linalg import cho_factor, cho_solve  # noqa: PLC0415 - to fit only
+    """EASE's ``B`` from the Gram matrix ``XᵀX`` (float64 [N, N]): ``P = (XᵀX + λI)⁻¹`` from
+    its Cholesky factor (LAPACK ``potrf`` then ``potri``: N³ flops in all, half what solving
+    for the identity costs), ``B = −P / diag(P)`` column by column, zero diagonal."""
+    from scipy.linalg.lapack import dpotrf, dpotri  # noqa: PLC0415 - to fit only
 
     n = gram.shape[0]
     regularised = gram + regularization * np.eye(n)
-    precision = cho_solve(cho_factor(regularised, lower=True, overwrite_a=True), np.eye(n))
+    factor, info = dpotrf(regularised, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: XᵀX + λI is not positive definite (potrf {info})")
+    lower, info = dpotri(factor, lower=1, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: XᵀX + λI could not be inverted (potri {info})")
+    precision = np.tril(lower) + np.tril(lower, -1).T
     weights = -precision / np.diag(precision)[None, :]
     np.fill_diagonal(weights, 0.0)
     return weights
@@ -149,7 +156,7 @@ def fit(inputs: FitInputs, settings: EaseSettings) -> Fitted:
         matrix.shape[0],
         settings.regularization,
     )
-    model = Ease(index, name=inputs.name, weights=weights)
+    model = Ease(index, name=inputs.name, weights=weights, recency=settings.recency_for(inputs))
     return Fitted(
         model,
         {
@@ -172,5 +179,5 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.ease.serving:layer",
     arrays=(EASE_WEIGHTS,),
     from_arrays=from_arrays,
-    search_space={"regularization": FloatRange(10.0, 10_000.0, log=True)},
+    search_space={"regularization": FloatRange(10.0, 10_000.0, log=True)} | RECENCY_SPACE,
 )

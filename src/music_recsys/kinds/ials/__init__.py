@@ -19,9 +19,9 @@ import numpy as np
 from pydantic import Field
 
 from music_recsys.core.catalog import Query, TrackIndex
-from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, RecencySettings
 from music_recsys.kinds.embedding import Embedding
-from music_recsys.kinds.search_space import FloatRange, IntRange
+from music_recsys.kinds.search_space import RECENCY_SPACE, FloatRange, IntRange
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 ITEM_FACTORS_T, GRAM, ALPHA = "item_factors_t", "gram", "ials_alpha"
 
 
-class IalsSettings(Settings):
+class IalsSettings(RecencySettings):
     """``implicit.als.AlternatingLeastSquares`` arguments."""
 
     factors: int = Field(64, ge=1)
@@ -64,10 +64,12 @@ class Ials(Embedding):
 
 
 def _merged(query: Query) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct seeds (ascending) with their weights added, as a sparse user row holds them."""
+    """Distinct seeds (ascending) with their weights added, as a sparse user row holds them; a
+    seed its recency weighs 0 is not in the row (confidence 0 is no entry, not a negative one)."""
     indices, inverse = np.unique(query.indices, return_inverse=True)
     weights = np.bincount(inverse, weights=query.weights.astype(np.float64), minlength=len(indices))
-    return indices, weights
+    held = weights > 0
+    return indices[held], weights[held]
 
 
 def fit(inputs: FitInputs, settings: IalsSettings) -> Fitted:
@@ -97,6 +99,7 @@ def fit(inputs: FitInputs, settings: IalsSettings) -> Fitted:
         model.fit(matrix.astype(np.float32), show_progress=False)
     index = TrackIndex.from_frame(inputs.track_index)
     recommender = build(index, model.item_factors, settings, inputs.name)
+    recommender.recency = settings.recency_for(inputs)
     return Fitted(
         recommender,
         {
@@ -148,5 +151,6 @@ KIND = Kind(
         "regularization": FloatRange(1e-3, 10.0, log=True),
         "alpha": FloatRange(0.5, 100.0, log=True),
         "iterations": IntRange(4, 30),
-    },
+    }
+    | RECENCY_SPACE,
 )

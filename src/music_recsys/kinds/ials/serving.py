@@ -36,8 +36,9 @@ class IalsLayer(keras.layers.Layer):
         # Per row: its seeds' factors padded to [batch, seeds, factors] (padding: weight 0).
         padded = tf.RaggedTensor.from_value_rowids(factors, rows, nrows=batch).to_tensor()
         c = tf.RaggedTensor.from_value_rowids(confidence, rows, nrows=batch).to_tensor()
+        # A seed weighted 0 (by its recency) is no entry of the user's row, as in numpy.
         real = tf.RaggedTensor.from_value_rowids(
-            tf.ones_like(confidence), rows, nrows=batch
+            tf.cast(confidence > 0, tf.float64), rows, nrows=batch
         ).to_tensor()
         a = self.gram[None] + tf.einsum(
             "bsf,bsg->bfg", padded * ((c - 1.0) * real)[..., None], padded

@@ -27,7 +27,7 @@ class MostPopular(Recommender):
             self.index.counts.astype(np.float32), (len(queries), len(self.index))
         )
 
-    def rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rank(self, queries: list[Query], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(self.index)
         top = np.full((len(queries), min(k, n)), -1, dtype=np.int64)
         top_scores = np.zeros(top.shape, dtype=np.float32)

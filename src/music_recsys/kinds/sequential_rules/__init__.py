@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from music_recsys.core.catalog import TrackIndex
-from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, RecencySettings
 from music_recsys.kinds.item_graph import GRAPH_ARRAYS, ItemGraph, graph_from_arrays
-from music_recsys.kinds.search_space import IntRange
+from music_recsys.kinds.search_space import RECENCY_SPACE, IntRange
 
 logger = logging.getLogger(__name__)
 
 
-class SequentialRulesSettings(Settings):
-    """How far on a following track still counts (1/distance; 1: directly followed)."""
+class SequentialRulesSettings(RecencySettings):
+    """How far on a following track still counts (1/distance; 1: directly followed); how a
+    query track weighs by its distance from the end (``recency``: session-rec's sequential rules
+    over the session's last items, with their decay)."""
 
     window: int = Field(1, ge=1)
 
@@ -54,7 +56,10 @@ def fit(inputs: FitInputs, settings: SequentialRulesSettings) -> Fitted:
         matrix.nnz,
     )
     model = SequentialRules(
-        TrackIndex.from_frame(inputs.track_index), name=inputs.name, graph=matrix
+        TrackIndex.from_frame(inputs.track_index),
+        name=inputs.name,
+        graph=matrix,
+        recency=settings.recency_for(inputs),
     )
     return Fitted(
         model, {"fit_seconds": time.perf_counter() - started, "graph_nonzeros": matrix.nnz}
@@ -75,5 +80,5 @@ KIND = Kind(
     serving_layer="music_recsys.kinds.sequential_rules.serving:layer",
     arrays=GRAPH_ARRAYS,
     from_arrays=from_arrays,
-    search_space={"window": IntRange(1, 10)},
+    search_space={"window": IntRange(1, 10)} | RECENCY_SPACE,
 )

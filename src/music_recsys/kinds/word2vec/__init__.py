@@ -17,9 +17,9 @@ import numpy as np
 from pydantic import Field
 
 from music_recsys.core.catalog import TrackIndex
-from music_recsys.kinds.contract import FitInputs, Fitted, Kind, Settings, SharedTraining
+from music_recsys.kinds.contract import FitInputs, Fitted, Kind, RecencySettings, SharedTraining
 from music_recsys.kinds.embedding import Embedding
-from music_recsys.kinds.search_space import FloatRange, IntRange
+from music_recsys.kinds.search_space import RECENCY_SPACE, FloatRange, IntRange
 
 from .training import WordVectors
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 QUERY_VECTORS, ITEM_VECTORS_T, HAS_VECTOR = "query_vectors", "item_vectors_t", "has_vector"
 
 
-class Word2VecSettings(Settings):
+class Word2VecSettings(RecencySettings):
     """gensim Word2Vec arguments; ``sg`` is required so that CBOW is never chosen by default."""
 
     sg: Literal[0, 1]
@@ -45,18 +45,31 @@ class Word2VecSettings(Settings):
     seed: int = 1
     workers: int = Field(2, ge=1)
     max_sentence_length: int = Field(10_000, ge=1)
-    # Train only the epochs that fit in this many seconds (at least one); null: every epoch.
+    # The training's budget, counted in words so that it trains alike on any machine: at most
+    # this many words in all epochs together (at least one epoch); null: every epoch.
+    max_training_words: int | None = Field(None, ge=1)
+    # A guard, not a budget: stop after the epoch that passes this many seconds (the results
+    # table and the report name the cut: such a run is not reproducible); null: none.
     max_training_seconds: float | None = Field(None, gt=0)
     # How the trained vectors score tracks (music_recsys.kinds.embedding): cosine of word
     # vectors, or word vector · output vector (what word2vec was trained for).
     scoring: Literal["cosine", "in_out"] = "cosine"
 
     def gensim_arguments(self) -> dict:
-        return self.model_dump(exclude={"max_sentence_length", "scoring", "max_training_seconds"})
+        return self.model_dump(
+            exclude={
+                "max_sentence_length",
+                "scoring",
+                "max_training_words",
+                "max_training_seconds",
+                "recency",
+                "recency_decay",
+            }
+        )
 
     def training_settings(self) -> dict:
         """Everything that decides the trained vectors: variants equal here share a training."""
-        return self.model_dump(exclude={"scoring"})
+        return self.model_dump(exclude={"scoring", "recency", "recency_decay"})
 
 
 def training_key(settings: Word2VecSettings) -> str:
@@ -88,9 +101,15 @@ def train(inputs: FitInputs, settings: Word2VecSettings) -> tuple[WordVectors, d
     _, offsets, indices = rows_by_playlist(inputs.playlists, track_index, shuffled=shuffled)
     tokens = [str(i) for i in range(len(track_index))]
     corpus = PlaylistCorpus(tokens, indices, offsets, settings.max_sentence_length)
+    epochs = epochs_within(settings.epochs, settings.max_training_words, corpus.n_words, name)
     model, stats = train_word2vec(
-        corpus, settings.gensim_arguments(), name, settings.max_training_seconds
+        corpus,
+        settings.gensim_arguments() | {"epochs": epochs},
+        name,
+        settings.max_training_seconds,
     )
+    stats["epochs_configured"] = settings.epochs
+    stats["epochs_within_word_budget"] = epochs
     known = np.array([int(token) for token in model.wv.index_to_key], dtype=np.int64)
     has_vector = np.zeros(len(track_index), dtype=bool)
     has_vector[known] = True
@@ -105,6 +124,23 @@ def train(inputs: FitInputs, settings: Word2VecSettings) -> tuple[WordVectors, d
     if shuffled:
         stats["order"] = "seeded random order within each playlist (rows sorted by title)"
     return WordVectors(input_vectors, output_vectors, has_vector), stats
+
+
+def epochs_within(epochs: int, max_words: int | None, corpus_words: int, name: str) -> int:
+    """The epochs to train: ``epochs``, or as many as ``max_words`` words allow (at least one)."""
+    if max_words is None or epochs * corpus_words <= max_words:
+        return epochs
+    affordable = max(1, max_words // max(corpus_words, 1))
+    logger.info(
+        "%s: %d epochs of %d words exceed max_training_words %d: training %d epochs (the "
+        "learning rate still decays to min_alpha)",
+        name,
+        epochs,
+        corpus_words,
+        max_words,
+        affordable,
+    )
+    return affordable
 
 
 def fit(inputs: FitInputs, settings: Word2VecSettings) -> Fitted:
@@ -144,6 +180,7 @@ def fit(inputs: FitInputs, settings: Word2VecSettings) -> Fitted:
         item_vectors=item_vectors,
         has_vector=known,
         scoring=settings.scoring,
+        recency=settings.recency_for(inputs),
     )
     stats = {key: value for key, value in training.items() if key != "trained_by"}
     stats["fit_seconds"] = training["fit_seconds"] + time.perf_counter() - started
@@ -171,6 +208,8 @@ KIND = Kind(
     simplicity=5,
     has_track_vectors=True,
     shared_training=SharedTraining(key=training_key, train=train),
+    # gensim's workers update the vectors without locks: only one worker trains alike twice.
+    reproducible=lambda settings: settings.model_copy(update={"workers": 1}),
     serving_layer="music_recsys.kinds.word2vec.serving:layer",
     arrays=(QUERY_VECTORS, ITEM_VECTORS_T, HAS_VECTOR),
     from_arrays=from_arrays,
@@ -180,5 +219,6 @@ KIND = Kind(
         "sample": FloatRange(1e-5, 1e-2, log=True),
         "epochs": IntRange(5, 100, log=True),
         "min_count": IntRange(1, 5),
-    },
+    }
+    | RECENCY_SPACE,
 )

@@ -12,10 +12,11 @@ Why these choices:
   run without the GIL and without a Python producer thread, and the vocabulary comes from the
   catalog's counts (``build_vocab_from_freq``) instead of a scan of the corpus.
 - Epochs run one ``train`` call each, with the learning rate decaying linearly over the planned
-  epochs as one call would. With ``max_training_seconds`` the plan shrinks to the epochs that
-  fit the budget at the pace measured so far (and the rate still reaches ``min_alpha``); the
-  log and the training statistics say when that happened (Chamberlain et al., RecSys 2020:
-  train under a time budget).
+  epochs as one call would. The budget is counted in words (``max_training_words``: the
+  epochs a corpus of this size affords), so a setting trains alike on any machine; with
+  ``max_training_seconds`` — a guard, not a budget — the plan shrinks to the epochs that fit
+  at the pace measured so far (and the rate still reaches ``min_alpha``); the log and the
+  training statistics say when that happened.
 - With ``workers: 1`` and a fixed ``seed`` training is deterministic (tested). gensim 4 seeds its
   vectors from ``seed`` alone; ``hashfxn`` is set to a stable hash anyway, so that nothing can
   depend on Python's per-process salted ``hash`` of strings.

@@ -10,6 +10,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from music_recsys.core.catalog import Query
+from music_recsys.core.metrics import parse_metric
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.ranking import Recommender
 
@@ -18,13 +19,13 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper: seed track ids in, top-K track ids and scores out.
 
     Input: a frame with a ``seed_track_ids`` column (one list of ``<artist>|||<track>`` ids per
-    row, oldest first) and, optionally, ``k`` (recommendations for that row; default ``k``).
+    row: the playlist so far, oldest first, weighed by the recommender's recency) and,
+    optionally, ``k`` (recommendations for that row; default ``k``).
     Output: a frame with ``track_ids`` and ``scores`` (lists, best first).
     """
 
-    def __init__(self, recommender: Recommender, query_decay: float = 1.0, k: int = 10) -> None:
+    def __init__(self, recommender: Recommender, k: int = 10) -> None:
         self.recommender = recommender
-        self.query_decay = query_decay
         self.k = k
 
     def predict(
@@ -36,10 +37,7 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
             if "k" in model_input
             else [self.k] * len(model_input)
         )
-        queries = [
-            Query.of(index.lookup(list(seeds)), self.query_decay)
-            for seeds in model_input["seed_track_ids"]
-        ]
+        queries = [Query.of(index.lookup(list(seeds))) for seeds in model_input["seed_track_ids"]]
         top, scores, _ = self.recommender.rank(queries, max(wanted, default=self.k))
         rows = []
         for ranked, values, k in zip(top, scores, wanted, strict=True):
@@ -53,4 +51,4 @@ def package_for_mlflow(
     selected_recommender: Recommender, evaluation: EvaluationParams
 ) -> RecommenderModel:
     """Wraps the selected recommender for MLflow's model registry (the catalog logs it)."""
-    return RecommenderModel(selected_recommender, evaluation.query_decay, k=min(evaluation.k))
+    return RecommenderModel(selected_recommender, k=parse_metric(evaluation.selection_metric)[1])

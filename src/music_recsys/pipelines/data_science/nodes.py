@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from music_recsys.core.evaluation import Answers, evaluate, summarise
-from music_recsys.core.protocol import EvaluationParams
+from music_recsys.core.protocol import LAST_TRACK, EvaluationParams
+from music_recsys.core.queries import last_track
 from music_recsys.core.ranking import Recommender
 from music_recsys.kinds import FitInputs, Kind, kind
 from music_recsys.tuning.study import changes_text
@@ -39,13 +40,20 @@ def train_shared(
     playlists_train,
     track_index: pd.DataFrame,
     track_order_report: dict,
+    evaluation_protocol: dict,
     settings,
     kind_name: str = "",
     name: str = "",
 ):
     """The first stage the candidates of a kind share (its ``shared_training``): word2vec's
     vectors, trained once for the variants that differ only in scoring."""
-    inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
+    inputs = FitInputs(
+        playlists_train,
+        track_index,
+        track_order_report,
+        name=name,
+        protocol=evaluation_protocol["protocol"],
+    )
     return kind(kind_name).shared_training.train(inputs, as_settings(kind_name, settings))
 
 
@@ -53,6 +61,7 @@ def fit_candidate(
     playlists_train,
     track_index: pd.DataFrame,
     track_order_report: dict,
+    evaluation_protocol: dict,
     settings,
     validation_queries: pd.DataFrame | None = None,
     evaluation: EvaluationParams | None = None,
@@ -79,6 +88,7 @@ def fit_candidate(
         evaluation=evaluation,
         components=components,
         trained=trained,
+        protocol=evaluation_protocol["protocol"],
     )
     fitted = candidate_kind.fit(inputs, as_settings(kind_name, settings))
     fitted.recommender.name = name
@@ -113,33 +123,42 @@ def evaluate_on_test(
     selection: dict,
     test_queries: pd.DataFrame,
     evaluation: EvaluationParams,
+    protocol: dict,
     baselines: tuple[str, ...] = (),
     **recommenders: Callable[[], Recommender],
-) -> tuple[Recommender, dict]:
-    """Scores the test split once: the selected candidate and every baseline.
+) -> tuple[Recommender, dict, dict]:
+    """Scores the test split once: the selected candidate and every baseline — asked as the
+    protocol asks, and under ``next_track`` (with ``evaluation.last_track_figures``) also asked
+    with the last track alone, the other question clients ask.
 
     Args:
         selection: From :func:`select_candidate`.
         test_queries: The test split's queries.
         evaluation: How to evaluate.
+        protocol: From :func:`choose_protocol`.
         baselines: The baseline candidates.
         **recommenders: A loader per candidate (``<candidate>.recommender@loader``): only the
             selected candidate and the baselines are loaded, one at a time.
 
     Returns:
-        The selected recommender (named after its candidate) and test metrics per candidate.
+        The selected recommender (named after its candidate), test metrics per candidate, and
+        the same asked with the last track (empty where not computed).
     """
     chosen = selection["selected"]
     evaluated = [chosen] + [n for n in baselines if n in recommenders and n != chosen]
-    results = {}
+    also_last = protocol["protocol"] == "next_track" and evaluation.last_track_figures
+    last_queries = last_track(test_queries) if also_last else None
+    results, last = {}, {}
     for name in evaluated:
         model = recommenders[name]()
         model.name = name
         results[name], _ = evaluate(model, test_queries, evaluation)
+        if last_queries is not None:
+            last[name], _ = evaluate(model, last_queries, evaluation, name=f"{name} (last track)")
         if name == chosen:
             selected = model
         del model
-    return selected, results
+    return selected, results, last
 
 
 def by_candidate(candidate_metrics: dict) -> dict[str, dict[str, dict]]:
@@ -154,6 +173,7 @@ def by_candidate(candidate_metrics: dict) -> dict[str, dict[str, dict]]:
 def build_results_table(
     selection: dict,
     test_metrics: dict,
+    test_metrics_last_track: dict,
     protocol: dict,
     kinds: dict[str, dict],
     **candidate_metrics: dict,
@@ -163,6 +183,7 @@ def build_results_table(
     Args:
         selection: From :func:`select_candidate`.
         test_metrics: From :func:`evaluate_on_test`.
+        test_metrics_last_track: From :func:`evaluate_on_test`: the split ``test_last_track``.
         protocol: From :func:`choose_protocol`.
         kinds: Per candidate, its ``kind`` and ``baseline`` flag.
         **candidate_metrics: ``<candidate>__validation``, ``<candidate>__training`` and, for a
@@ -170,9 +191,11 @@ def build_results_table(
 
     Returns:
         ``candidate``, ``kind``, ``baseline``, ``selected``, ``eligible``, ``protocol``,
-        ``split``, ``fit_seconds`` (the training the candidate's model took, shared or not),
-        ``fit_shared_with``, word2vec's ``epochs_configured`` and ``epochs_trained`` (fewer when
-        its time budget ran out), ``tuned``, ``tuning_trials``, ``tuning_seconds``, ``notes`` (order handling, a blend's weights, why it sat
+        ``asked_with`` (the query, in words), ``split`` (``validation``, ``test`` and, under
+        next_track, ``test_last_track``), ``fit_seconds`` (the training the candidate's model took, shared or not),
+        ``fit_shared_with``, word2vec's ``epochs_configured``, ``epochs_within_word_budget``
+        (fewer where ``max_training_words`` cuts them) and ``epochs_trained`` (fewer again
+        where the ``max_training_seconds`` guard stopped it), ``tuned``, ``tuning_trials``, ``tuning_seconds``, ``notes`` (order handling, a blend's weights, why it sat
         out), ``evaluation_seconds`` and every metric with its standard error.
     """
     grouped = by_candidate(candidate_metrics)
@@ -184,6 +207,7 @@ def build_results_table(
             "fit_shared_with": training.get("training_shared_with", "")
             or training.get("fit_shared_with", ""),
             "epochs_configured": training.get("epochs_configured", math.nan),
+            "epochs_within_word_budget": training.get("epochs_within_word_budget", math.nan),
             "epochs_trained": training.get("epochs_trained", math.nan),
         }
         tuning = stages.get("tuning", {})
@@ -192,16 +216,31 @@ def build_results_table(
         cost["tuning_seconds"] = tuning.get("seconds", 0.0)
         cost["notes"] = _notes(name, training, selection, tuning)
         rows.append({"candidate": name, "split": "validation", **cost, **stages["validation"]})
+        asked = {"asked_with": protocol.get("query", protocol["protocol"])}
+        rows[-1] |= asked
         if name in test_metrics:
-            rows.append({"candidate": name, "split": "test", **cost, **test_metrics[name]})
+            rows.append({"candidate": name, "split": "test", **asked, **cost, **test_metrics[name]})
+        if name in test_metrics_last_track:
+            rows.append(
+                {"candidate": name, "split": "test_last_track", "asked_with": LAST_TRACK}
+                | cost
+                | test_metrics_last_track[name]
+            )
     table = pd.DataFrame(rows)
     table.insert(1, "kind", table["candidate"].map(lambda c: kinds[c]["kind"]))
     table.insert(2, "baseline", table["candidate"].map(lambda c: bool(kinds[c]["baseline"])))
     table.insert(3, "selected", table["candidate"] == selection["selected"])
     table.insert(4, "eligible", ~table["candidate"].isin(list(selection.get("left_out", {}))))
     table.insert(5, "protocol", protocol["protocol"])
+    table.insert(6, "asked_with", table.pop("asked_with"))
     metric = selection["metric"]
-    return table.sort_values(["split", metric], ascending=[False, False], ignore_index=True)
+    split_order = table["split"].map({"validation": 0, "test": 1, "test_last_track": 2})
+    return (
+        table.assign(_split=split_order)
+        .sort_values(["_split", metric], ascending=[True, False])
+        .drop(columns="_split")
+        .reset_index(drop=True)
+    )
 
 
 def _notes(name: str, training: dict, selection: dict, tuning: dict | None = None) -> str:
@@ -226,19 +265,24 @@ def _notes(name: str, training: dict, selection: dict, tuning: dict | None = Non
     return "; ".join(notes)
 
 
-def collect_mlflow_metrics(selection: dict, test_metrics: dict, **candidate_metrics: dict) -> dict:
+def collect_mlflow_metrics(
+    selection: dict, test_metrics: dict, test_metrics_last_track: dict, **candidate_metrics: dict
+) -> dict:
     """Every figure of the run as MLflow metrics, named so the UI lines candidates up.
 
     Args:
         selection: From :func:`select_candidate`.
         test_metrics: From :func:`evaluate_on_test`.
+        test_metrics_last_track: From :func:`evaluate_on_test` (asked with the last track).
         **candidate_metrics: ``<candidate>__validation`` and ``<candidate>__training`` dicts.
 
     Returns:
         ``{name: [{"value", "step"}]}`` with names ``<candidate>.validation.<metric>``,
         ``<candidate>.training.<statistic>`` (a blend's weights as ``weight.<component>``),
-        ``<candidate>.test.<metric>``, ``selected.test.<metric>`` and
+        ``<candidate>.test.<metric>``, ``selected.test.<metric>``, the last-track figures as
+        ``<candidate>.test_last_track.<metric>`` and ``selected.test_last_track.<metric>``, and
         ``<candidate>.validation.eligible`` (0 when it sat out; NaNs and non-numbers left out).
+        Which protocol produced them is the run's ``evaluation.protocol`` tag.
     """
     flat: dict[str, float] = {}
     for candidate, stages in by_candidate(candidate_metrics).items():
@@ -255,6 +299,10 @@ def collect_mlflow_metrics(selection: dict, test_metrics: dict, **candidate_metr
         f"selected.test.{name}": value
         for name, value in test_metrics[selection["selected"]].items()
     }
+    for candidate, values in test_metrics_last_track.items():
+        flat |= {f"{candidate}.test_last_track.{name}": value for name, value in values.items()}
+        if candidate == selection["selected"]:
+            flat |= {f"selected.test_last_track.{name}": value for name, value in values.items()}
     flat[f"selected.validation.{selection['metric']}"] = selection["value"]
     flat[f"selected.validation.{selection['metric']}_se"] = selection["standard_error"]
     return {

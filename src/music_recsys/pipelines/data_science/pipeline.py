@@ -40,16 +40,25 @@ from music_recsys.pipelines.data_science.tuning_nodes import (
     adopt_tuned_settings,
     build_tuning_table,
     evaluate_declared,
+    plan_tuning,
     plot_candidate_tuning,
+    screen_candidate,
     tune_candidate,
 )
 from music_recsys.tuning.data import split_for_tuning
 
-SHARED_INPUTS = {"playlists_train", "track_index", "validation_queries", "track_order_report"}
+SHARED_INPUTS = {
+    "playlists_train",
+    "track_index",
+    "validation_queries",
+    "track_order_report",
+    "evaluation_protocol",
+}
 TRAINING_INPUTS = {
     "playlists_train": "playlists_train",
     "track_index": "track_index",
     "track_order_report": "track_order_report",
+    "evaluation_protocol": "evaluation_protocol",
 }
 
 
@@ -57,6 +66,66 @@ def partial_named(func, **fixed):
     """``func`` with some keyword arguments fixed, keeping its name, docstring and source (for
     Kedro's node names and kedro-viz's code view)."""
     return functools.update_wrapper(functools.partial(func, **fixed), func)
+
+
+TUNING_INPUTS = {
+    "playlists_tuning": "playlists_tuning",
+    "tuning_track_index": "tuning_track_index",
+    "track_order_report": "track_order_report",
+    "evaluation_protocol": "evaluation_protocol",
+    "tuning_queries": "tuning_queries",
+    "split_summary": "split_summary",
+}
+
+
+def _settings_inputs(kind_name: str, sharing: list[str], prefix: str = "") -> dict[str, str]:
+    """A tuning node's parameters: the evaluation's, tuning's, the candidate's settings
+    (``params:<prefix><kind>``) and those of the candidates sharing its first stage."""
+    return {
+        "evaluation": "params:evaluation",
+        "tuning": "params:tuning",
+        "settings": f"params:{prefix}{kind_name}",
+    } | {member: f"params:{member}.{kind_name}" for member in sharing}
+
+
+def screening_pipeline(found: dict[str, Candidate], plan: dict[str, str]) -> Pipeline:
+    """Every tuned candidate screened at its conf's setting, and the run's plan of where the
+    tuning trials go (:mod:`music_recsys.tuning.plan`): one namespace, ``screening``, that
+    every candidate's study reads (``kedro run --namespaces screening,ease`` tunes one)."""
+    studied = sorted(n for n, role in plan.items() if role == "tuned")
+    nodes, parameters = [], {"params:evaluation", "params:tuning"}
+    for name in studied:
+        kind = found[name].kind
+        sharing = sorted(n for n, role in plan.items() if role == name)
+        settings = _settings_inputs(kind.name, sharing, prefix=f"{name}.")
+        parameters |= {p for p in settings.values()}
+        nodes.append(
+            Node(
+                for_candidate(screen_candidate, kind, name),
+                TUNING_INPUTS | settings,
+                f"{name}.tuning_screen",
+                name=f"screen_{name}_node",
+                tags="tuning",
+            )
+        )
+    nodes.append(
+        Node(
+            plan_tuning,
+            {"playlists_tuning": "playlists_tuning", "tuning": "params:tuning"}
+            | {n: f"{n}.tuning_screen" for n in studied},
+            "tuning_plan",
+            name="plan_tuning_node",
+            tags="tuning",
+        )
+    )
+    outputs = {f"{n}.tuning_screen" for n in studied} | {"tuning_plan"}
+    return Pipeline(
+        nodes,
+        namespace="screening",
+        inputs=set(TUNING_INPUTS.values()),
+        outputs=outputs,
+        parameters=parameters,
+    )
 
 
 def tuning_nodes(
@@ -77,20 +146,11 @@ def tuning_nodes(
         )
         return [node], {leader}
     sharing = sorted(n for n, role in plan.items() if role == name)
-    studies = {n: found[n].kind.needs_play_order for n, role in plan.items() if role == "tuned"}
     study = Node(
-        partial_named(for_candidate(tune_candidate, kind, name), studies=studies),
-        {
-            "playlists_tuning": "playlists_tuning",
-            "tuning_track_index": "tuning_track_index",
-            "track_order_report": "track_order_report",
-            "tuning_queries": "tuning_queries",
-            "split_summary": "split_summary",
-            "evaluation": "params:evaluation",
-            "tuning": "params:tuning",
-            "settings": f"params:{kind.name}",
-        }
-        | {member: f"params:{member}.{kind.name}" for member in sharing},
+        for_candidate(tune_candidate, kind, name),
+        TUNING_INPUTS
+        | {"tuning_screen": "tuning_screen", "tuning_plan": "tuning_plan"}
+        | _settings_inputs(kind.name, sharing),
         ["tuned_settings", "tuning_trials", "tuning_summary"],
         name="tune_node",
         tags="tuning",
@@ -117,7 +177,13 @@ def tuning_nodes(
         name="evaluate_declared_node",
         tags="evaluation",
     )
-    outside = {"playlists_tuning", "tuning_track_index", "tuning_queries", "split_summary"}
+    outside = {
+        "playlists_tuning",
+        "tuning_track_index",
+        "tuning_queries",
+        "split_summary",
+        "tuning_plan",
+    }
     return [study, plots, declared], outside | {
         f"params:{member}.{kind.name}" for member in sharing
     }
@@ -260,7 +326,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     tags="tuning",
                 ),
             ]
-        )
+        ) + screening_pipeline(found, plan)
     per_candidate = (
         {f"{n}__validation": f"{n}.validation_metrics" for n in names}
         | {f"{n}__training": f"{n}.training_metrics" for n in names}
@@ -283,9 +349,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "selection": "model_selection",
                     "test_queries": "test_queries",
                     "evaluation": "params:evaluation",
+                    "protocol": "evaluation_protocol",
                 }
                 | {n: f"{n}.recommender@loader" for n in names},
-                ["selected_recommender@model", "test_metrics"],
+                ["selected_recommender@model", "test_metrics", "test_metrics_last_track"],
                 name="evaluate_on_test_node",
                 tags=["selection", "evaluation"],
             ),
@@ -301,6 +368,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 {
                     "selection": "model_selection",
                     "test_metrics": "test_metrics",
+                    "test_metrics_last_track": "test_metrics_last_track",
                     "protocol": "evaluation_protocol",
                 }
                 | per_candidate,
@@ -310,7 +378,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 collect_mlflow_metrics,
-                {"selection": "model_selection", "test_metrics": "test_metrics"} | per_candidate,
+                {
+                    "selection": "model_selection",
+                    "test_metrics": "test_metrics",
+                    "test_metrics_last_track": "test_metrics_last_track",
+                }
+                | per_candidate,
                 "data_science_metrics",
                 name="collect_mlflow_metrics_node",
                 tags="tracking",

@@ -1,6 +1,7 @@
-"""Nodes of each candidate's tuning (see :mod:`music_recsys.tuning`): the study, its plots, the
-settings a candidate that shares another's training adopts, the conf's setting on validation
-(for the report), and the run's tuning table."""
+"""Nodes of each candidate's tuning (see :mod:`music_recsys.tuning`): its screening, the run's
+plan of where the trials go, the study, its plots, the settings a candidate that shares
+another's training adopts, the conf's setting on validation (for the report), and the run's
+tuning table."""
 
 from __future__ import annotations
 
@@ -15,15 +16,41 @@ from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.selection import paired_differences
 from music_recsys.kinds import FitInputs, kind
 from music_recsys.pipelines.data_science.nodes import as_settings, by_candidate
+from music_recsys.tables import first_row, sql
 from music_recsys.tuning.params import TuningParams
+from music_recsys.tuning.plan import plan_trials
 from music_recsys.tuning.plots import plot_tuning
-from music_recsys.tuning.study import changes_text, tune
+from music_recsys.tuning.study import changes_text, screen, tune
 
 
-def tune_candidate(
+def _tuning_group(
     playlists_tuning,
     tuning_track_index: pd.DataFrame,
     track_order_report: dict,
+    evaluation_protocol: dict,
+    settings,
+    kind_name: str,
+    name: str,
+    sharing: dict,
+):
+    group = {name: settings} | {
+        member: as_settings(kind_name, values) for member, values in sharing.items()
+    }
+    inputs = FitInputs(
+        playlists_tuning,
+        tuning_track_index,
+        track_order_report,
+        name=name,
+        protocol=evaluation_protocol["protocol"],
+    )
+    return group, inputs
+
+
+def screen_candidate(
+    playlists_tuning,
+    tuning_track_index: pd.DataFrame,
+    track_order_report: dict,
+    evaluation_protocol: dict,
     tuning_queries: pd.DataFrame,
     split_summary: dict,
     evaluation: EvaluationParams,
@@ -31,33 +58,103 @@ def tune_candidate(
     settings,
     kind_name: str = "",
     name: str = "",
-    studies: dict[str, bool] | None = None,
+    **sharing,
+) -> dict:
+    """The candidate at its conf's setting on the tuning rows and queries
+    (:func:`music_recsys.tuning.study.screen`): its study's first trial, and what the run's
+    tuning plan compares.
+
+    Args:
+        sharing: The settings of the candidates that share its first stage (``<name>``),
+            screened with it as one.
+    """
+    group, inputs = _tuning_group(
+        playlists_tuning,
+        tuning_track_index,
+        track_order_report,
+        evaluation_protocol,
+        settings,
+        kind_name,
+        name,
+        sharing,
+    )
+    return screen(
+        kind(kind_name),
+        group,
+        inputs,
+        tuning_queries,
+        evaluation,
+        tuning,
+        split_summary["train"]["rows"],
+    )
+
+
+def plan_tuning(playlists_tuning, tuning: TuningParams, **screens: dict) -> dict:
+    """The run's tuning plan: trials for the candidates whose screening could win
+    (:func:`music_recsys.tuning.plan.plan_trials`; ``screens``: ``<candidate>`` → its
+    screening)."""
+    (rows,) = first_row(sql("SELECT count(*) FROM {rows}", rows=playlists_tuning))
+    return plan_trials(tuning, int(rows), screens)
+
+
+def tune_candidate(
+    playlists_tuning,
+    tuning_track_index: pd.DataFrame,
+    track_order_report: dict,
+    evaluation_protocol: dict,
+    tuning_queries: pd.DataFrame,
+    split_summary: dict,
+    tuning_screen: dict,
+    tuning_plan: dict,
+    evaluation: EvaluationParams,
+    tuning: TuningParams,
+    settings,
+    kind_name: str = "",
+    name: str = "",
     **sharing,
 ) -> tuple[dict, pd.DataFrame, dict]:
     """One candidate's tuning study (:func:`music_recsys.tuning.study.tune`) on the tuning
-    rows and queries, within its share of the budget (which grows with the training rows).
+    rows and queries, for the trials the run's plan gives it after its screening.
 
     Args:
-        studies: Every study of the run, and whether its kind reads the play order (such a
-            study does not run on title-sorted rows, and its share of the budget goes to the
-            others).
-        sharing: The settings of the candidates that share its first stage (``<name>``), tuned
-            with it as one.
+        sharing: The settings of the candidates that share its first stage (``<name>``),
+            tuned with it as one.
 
     Returns:
-        The settings it ships with (tuned, or the conf's), every trial, and a summary.
+        The settings it ships with (tuned, or the conf's), every trial, and a summary (with
+        its screening and the plan's reason).
     """
-    candidate_kind = kind(kind_name)
-    group = {name: settings} | {
-        member: as_settings(kind_name, values) for member, values in sharing.items()
-    }
-    inputs = FitInputs(playlists_tuning, tuning_track_index, track_order_report, name=name)
-    running = sum(
-        1 for needs in (studies or {name: False}).values() if not needs or inputs.in_play_order
+    group, inputs = _tuning_group(
+        playlists_tuning,
+        tuning_track_index,
+        track_order_report,
+        evaluation_protocol,
+        settings,
+        kind_name,
+        name,
+        sharing,
     )
-    seconds = tuning.seconds_each(running, split_summary["train"]["rows"])
-    tuned = tune(candidate_kind, group, inputs, tuning_queries, evaluation, tuning, seconds)
-    return tuned.settings, tuned.trials, tuned.summary
+    planned = tuning_plan["candidates"].get(name, {"trials": 0, "why": "not in the plan"})
+    screened = tuning_screen if tuning_screen.get("screened") else None
+    tuned = tune(
+        kind(kind_name),
+        group,
+        inputs,
+        tuning_queries,
+        evaluation,
+        tuning,
+        planned["trials"],
+        screened,
+        split_summary["train"]["rows"],
+    )
+    summary = tuned.summary | {
+        "plan": planned["why"],
+        "screen_value": planned.get("screen_value", math.nan),
+        "screen_gap": planned.get("gap", math.nan),
+        "screen_paired_se": planned.get("paired_se", math.nan),
+        "screen_seconds": (tuning_screen or {}).get("seconds", 0.0),
+    }
+    return tuned.settings, tuned.trials, summary
 
 
 def plot_candidate_tuning(
@@ -82,6 +179,7 @@ def evaluate_declared(
     playlists_train,
     track_index: pd.DataFrame,
     track_order_report: dict,
+    evaluation_protocol: dict,
     validation_queries: pd.DataFrame,
     validation_ranks: pd.DataFrame,
     evaluation: EvaluationParams,
@@ -110,7 +208,13 @@ def evaluate_declared(
         # second one only to report would double it (the confirm queries compare the two).
         return {"compared": False, "why": "a shared training is not repeated to report"}
     started = time.perf_counter()
-    inputs = FitInputs(playlists_train, track_index, track_order_report, name=name)
+    inputs = FitInputs(
+        playlists_train,
+        track_index,
+        track_order_report,
+        name=name,
+        protocol=evaluation_protocol["protocol"],
+    )
     model = candidate_kind.fit(inputs, settings).recommender
     metrics, ranks = evaluate(model, validation_queries, evaluation, name=f"{name} (conf)")
     metric = evaluation.selection_metric
@@ -144,12 +248,17 @@ def build_tuning_table(evaluation: EvaluationParams, **stages: dict) -> pd.DataF
             {
                 "candidate": candidate,
                 "searched": ", ".join(summary.get("searched", [])),
+                "screen_value": summary.get("screen_value", math.nan),
+                "screen_gap": summary.get("screen_gap", math.nan),
+                "screen_paired_se": summary.get("screen_paired_se", math.nan),
+                "plan": summary.get("plan", ""),
+                "trials_planned": summary.get("trials_planned", 0),
                 "trials": summary.get("trials", 0),
                 "complete": summary.get("complete", 0),
                 "pruned": summary.get("pruned", 0),
                 "failed": summary.get("failed", 0),
                 "tuning_seconds": summary.get("seconds", 0.0),
-                "budget_seconds": summary.get("budget_seconds", math.nan),
+                "cut_by_guard": bool(summary.get("cut_by_guard", False)),
                 "fit_playlists": summary.get("fit_playlists", math.nan),
                 "tuning_queries": summary.get("queries", math.nan),
                 "conf_tuning_value": summary.get("default_value", math.nan),

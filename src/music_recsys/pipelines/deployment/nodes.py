@@ -33,6 +33,7 @@ def refit_for_deployment(
     model_selection: dict,
     playlist_tracks: Table,
     track_order_report: dict,
+    evaluation_protocol: dict,
     deployment: DeploymentParams,
     parameters: dict,
     **evaluated: Callable[[], Recommender] | dict,
@@ -86,7 +87,12 @@ def refit_for_deployment(
         through this same function, and keeps its evaluated weights)."""
         candidate = declared[candidate_name]
         inputs = FitInputs(
-            rows, index, track_order_report, name=candidate_name, refit_component=refit
+            rows,
+            index,
+            track_order_report,
+            name=candidate_name,
+            refit_component=refit,
+            protocol=evaluation_protocol["protocol"],
         )
         settings = (
             candidate.kind.settings(**tuned[candidate_name])
@@ -118,7 +124,7 @@ def package_serving_model(
     exports and archives it."""
     from music_recsys.serving.model import INPUT_SIGNATURE, build_serving_model  # noqa: PLC0415 - TensorFlow
 
-    model = build_serving_model(deployed_recommender, deployment.k, evaluation.query_decay)
+    model = build_serving_model(deployed_recommender, deployment.k)
     catalog = deployed_recommender.index.track_ids.tolist()
     serving = deployment.serving.model_dump()
     # The dense kinds hold a few [rows, catalog] float32 arrays a call: as many rows as the
@@ -128,7 +134,7 @@ def package_serving_model(
     )
     metadata = deployment_info | {
         "k": model.k,
-        "query_decay": evaluation.query_decay,
+        "recency": deployed_recommender.recency.describe(),
         "kind": deployed_recommender.kind,
         "signature": {
             "inputs": {"seed_track_ids": "string [batch, n], padded with ''"},

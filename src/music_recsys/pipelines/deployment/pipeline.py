@@ -29,6 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_selection": "model_selection",
                     "playlist_tracks": "playlist_tracks",
                     "track_order_report": "track_order_report",
+                    "evaluation_protocol": "evaluation_protocol",
                     "deployment": "params:deployment",
                     "parameters": "parameters",
                 }

@@ -28,8 +28,9 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 
 
 def _metrics(model_results: pd.DataFrame, k: int) -> list[str]:
-    """The table's metrics: at the selection metric's K, hit rate at the largest K evaluated,
-    what the recommendations look like, and the queries counted."""
+    """The table's metrics: at the selection metric's K, hit rate at 1 (what an autoplay plays
+    first) and at the largest K evaluated, what the recommendations look like, and the queries
+    counted."""
     largest = max(
         (
             int(c.removeprefix("hit_rate_at_"))
@@ -39,6 +40,8 @@ def _metrics(model_results: pd.DataFrame, k: int) -> list[str]:
         default=k,
     )
     wanted = [f"hit_rate_at_{k}", f"mrr_at_{k}", f"ndcg_at_{k}"]
+    if k != 1:
+        wanted.append("hit_rate_at_1")
     if largest != k:
         wanted.append(f"hit_rate_at_{largest}")
     wanted += [
@@ -123,14 +126,27 @@ def _cost_note(model_results: pd.DataFrame) -> str:
                 + " (its fit_seconds are that training's)."
             )
     if {"epochs_trained", "epochs_configured"} <= set(rows):
-        cut = rows[rows["epochs_trained"] < rows["epochs_configured"]]
-        if len(cut):
+        budget = rows.get("epochs_within_word_budget", rows["epochs_configured"])
+        budget = budget.fillna(rows["epochs_configured"])
+        by_words = rows[budget < rows["epochs_configured"]]
+        if len(by_words):
             note += (
-                " Cut by their time budget (<code>max_training_seconds</code>): "
+                " Cut by their word budget (<code>max_training_words</code>, the same on any "
+                "machine): "
                 + "; ".join(
-                    f"{html.escape(r.candidate)} trained {r.epochs_trained:.0f} of "
-                    f"{r.epochs_configured:.0f} epochs"
-                    for r in cut.itertuples()
+                    f"{html.escape(r.candidate)} {b:.0f} of {r.epochs_configured:.0f} epochs"
+                    for r, b in zip(by_words.itertuples(), budget[by_words.index], strict=True)
+                )
+                + "."
+            )
+        by_time = rows[rows["epochs_trained"] < budget]
+        if len(by_time):
+            note += (
+                " <b>Stopped by the wall-clock guard</b> (<code>max_training_seconds</code>: "
+                "these figures depend on the machine's speed): "
+                + "; ".join(
+                    f"{html.escape(r.candidate)} trained {r.epochs_trained:.0f} of {b:.0f} epochs"
+                    for r, b in zip(by_time.itertuples(), budget[by_time.index], strict=True)
                 )
                 + "."
             )
@@ -183,10 +199,13 @@ def _title(model_selection: dict, model_results: pd.DataFrame, protocol: dict) -
     test = model_results[
         (model_results["split"] == "test") & (model_results["candidate"] == selected)
     ]
+    asked = protocol.get("query", "")
     return (
         f"<h1>music_recsys — run report</h1><p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. "
         f"<b>Selected recommender: {html.escape(selected)}</b> — test {metric.replace('_at_', '@')} "
-        f"{test[metric].iloc[0]:.4f} on {protocol['protocol'].replace('_', ' ')} queries.</p>"
+        f"{test[metric].iloc[0]:.4f} on {protocol['protocol'].replace('_', ' ')} queries"
+        + (f" (asked with {html.escape(asked)})" if asked else "")
+        + ".</p>"
     )
 
 
@@ -266,12 +285,17 @@ def _comparison(
         metric, ascending=False
     )
     test = model_results[model_results["split"] == "test"].sort_values(metric, ascending=False)
+    last = model_results[model_results["split"] == "test_last_track"].sort_values(
+        metric, ascending=False
+    )
     curves, by_popularity, coverage = plots
+    asked = protocol.get("query", "")
     return "".join(
         [
             "<h2>3. Model comparison</h2>",
-            f'<p class="note"><b>Protocol: {html.escape(protocol["protocol"])}.</b> '
-            f"{html.escape(protocol['reason'])}<br>Every candidate ranks the whole catalog for "
+            f'<p class="note"><b>Protocol: {html.escape(protocol["protocol"])}</b> — each query '
+            f"is {html.escape(asked)}. {html.escape(protocol['reason'])}<br>Every candidate ranks "
+            "the whole catalog for "
             "the same queries; query tracks are never recommended; a query with no track the "
             "candidate knows (for word2vec: none with a vector) falls back to popularity; that, "
             "or no track scored above zero, counts in <code>fallback_rate</code>. A query whose "
@@ -285,6 +309,16 @@ def _comparison(
             f"<p>{_cost_note(model_results)}</p>",
             "<h3>Test (scored once: the selected candidate and every baseline)</h3>",
             _table(_with_errors(test[columns], test), selected),
+            *(
+                [
+                    "<h3>Test, asked with the last track alone</h3>",
+                    "<p>The same test queries with only the track before the cut: what a client "
+                    "that sends just the track playing now gets.</p>",
+                    _table(_with_errors(last[columns], last), selected),
+                ]
+                if len(last)
+                else []
+            ),
             _image(curves, "metrics at K"),
             _image(by_popularity, "hit rate by popularity"),
             _image(coverage, "coverage vs hit rate"),
@@ -303,13 +337,15 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
         {
             "candidate": t["candidate"],
             "searched": t["searched"],
+            "screened at the conf's": _pm(t["screen_value"], t["screen_paired_se"]),
+            "trials planned": t["trials_planned"],
             "trials (complete / pruned)": [
                 f"{int(a)} ({int(b)} / {int(c)})"
                 for a, b, c in zip(t["trials"], t["complete"], t["pruned"], strict=True)
             ],
-            "seconds (budget)": [
-                f"{a:.0f} ({b:.0f})"
-                for a, b in zip(t["tuning_seconds"], t["budget_seconds"], strict=True)
+            "seconds": [
+                f"{a:.0f}" + (" (cut by the guard)" if cut else "")
+                for a, cut in zip(t["tuning_seconds"], t["cut_by_guard"], strict=True)
             ],
             "search: conf's": _pm(t["conf_tuning_value"], t["conf_tuning_se"]),
             "search: best": _pm(t["best_tuning_value"], t["best_tuning_se"]),
@@ -333,6 +369,10 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
     )
     queries = t["tuning_queries"].dropna()
     fit = t["fit_playlists"].dropna()
+    spent = "; ".join(
+        f"{c} {int(n)} trials, {sec:.0f} s"
+        for c, n, sec in zip(t["candidate"], t["trials"], t["tuning_seconds"], strict=True)
+    )
     return "".join(
         [
             "<h3>Tuning (each candidate's settings searched on this data)</h3>",
@@ -341,8 +381,13 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
             + "training playlists and are scored on "
             + (f"{int(queries.max()):,} " if len(queries) else "")
             + f"queries from other training playlists ({html.escape(metric)}): validation, "
-            "which selects, and test were never read by tuning. The conf's setting is the first "
-            "trial; TPE searches on half the tuning queries (<i>search</i>), and the best trial "
+            "which selects, and test were never read by tuning. Every candidate is first "
+            "screened at the conf's setting (the study's first trial); the run's trials go to "
+            "the candidates screened within the configured paired SEs of the best one "
+            "(<i>screened at the conf's</i>: its value ± the paired SE of its gap to the best), "
+            "split evenly; the others keep the conf's setting. The budget is counted in trials, "
+            "so the run tunes alike on any machine; a study cut by the wall-clock guard says so. "
+            "TPE searches on half the tuning queries (<i>search</i>), and the best trial "
             "ships only when it leads the conf's on the other half (<i>confirm</i>) by more "
             "than the configured paired standard errors. "
             "<i>validation: conf's</i> is the conf's setting fitted and scored on validation "
@@ -353,10 +398,11 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
             "<code>data/07_model_output/&lt;candidate&gt;/tuning_trials.csv</code> and MLflow. "
             f"Selection: {html.escape(_rule(model_selection))}</p>",
             _table(frame, model_selection["selected"]),
+            f"<p><b>Where the time went</b> (screening included): {html.escape(spent)}.</p>",
             "<p>"
             + "<br>".join(
-                f"<b>{html.escape(c)}</b>: {html.escape(d)}"
-                for c, d in zip(t["candidate"], t["decision"], strict=True)
+                f"<b>{html.escape(c)}</b>: {html.escape(str(p))}. {html.escape(d)}"
+                for c, p, d in zip(t["candidate"], t["plan"], t["decision"], strict=True)
             )
             + "</p>",
         ]
