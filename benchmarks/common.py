@@ -175,20 +175,27 @@ def print_tuning(data: Path, digits: int = 4) -> None:
         return "—" if pd.isna(value) else f"{value:.{digits}f}"
 
     print(
-        "\n| tuned candidate | trials (complete / pruned) | tuning s (budget) | fit playlists | "
-        "search: conf's → best | confirm: conf's → best (paired SE) | tuned | changed | "
+        "\n| tuned candidate | screened at the conf's (gap, paired SE) | trials planned | "
+        "trials (complete / pruned) | tuning s | fit playlists | search: conf's → best | "
+        "confirm: conf's → best (paired SE) | tuned | changed | "
         "validation: conf's → shipped (paired SE) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in pd.read_csv(path).itertuples():
         conf, shipped = row.conf_validation_hit_rate_at_10, row.validation_hit_rate_at_10
         paired = "" if pd.isna(row.validation_paired_se) else f" ({f(row.validation_paired_se)})"
         validation = f(shipped) if not row.tuned else f"{f(conf)} → {f(shipped)}{paired}"
         fit = "—" if pd.isna(row.fit_playlists) else f"{row.fit_playlists:,.0f}"
         changed = row.changed if isinstance(row.changed, str) else ""
+        screened = (
+            "—"
+            if pd.isna(row.screen_value)
+            else f"{f(row.screen_value)} ({f(row.screen_gap)}, {f(row.screen_paired_se)})"
+        )
+        guard = " (guard)" if row.cut_by_guard else ""
         print(
-            f"| {row.candidate} | {row.trials} ({row.complete} / {row.pruned}) | "
-            f"{row.tuning_seconds:.0f} ({row.budget_seconds:.0f}) | {fit} | "
+            f"| {row.candidate} | {screened} | {row.trials_planned} | {row.trials} "
+            f"({row.complete} / {row.pruned}) | {row.tuning_seconds:.0f}{guard} | {fit} | "
             f"{f(row.conf_tuning_value)} → {f(row.best_tuning_value)} | "
             f"{f(row.conf_confirm_value)} → {f(row.best_confirm_value)}"
             f"{'' if pd.isna(row.confirm_paired_se) else f' ({f(row.confirm_paired_se)})'} | "

@@ -111,6 +111,8 @@ def test_deployment_refits_packages_and_checks_but_does_not_deploy_unless_enable
     )
     check = json.loads((demo_run / "data/09_deployment/serving_check.json").read_text())
     assert check["mismatches"] == 0 and check["parity_queries"] > 0
+    # The smoke request asks what a client asks: playlists so far of several tracks.
+    assert all(len(playlist) >= 3 for playlist in check["smoke_request"]["instances"])
     record = json.loads((demo_run / "data/09_deployment/deployment_record.json").read_text())
     assert record == {"deployed": False, "reason": "deployment.sagemaker.enabled is false"}
     with tarfile.open(demo_run / "data/09_deployment/model.tar.gz") as archive:

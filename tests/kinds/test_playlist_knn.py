@@ -46,6 +46,15 @@ def test_knn_jaccard_and_idf_by_hand():
     assert model.rank([query(model, "d")], 1)[0].tolist() == [[0]]  # a, from p1
 
 
+def test_the_asymmetric_cosine_penalises_long_neighbours_less():
+    # Query [a]: p0 = {a, b, c} and p1 = {a, d} share a. The cosine ranks them by length alone
+    # (1/√3, 1/√2); α = 0.75 divides by |p|^0.5 ** 0.5 (|q| = 1); α = 1 not by |p| at all.
+    for alpha, want in [(0.5, [3**-0.5, 2**-0.5]), (0.75, [3**-0.25, 2**-0.25]), (1.0, [1, 1])]:
+        model = knn(neighbours=2, asymmetry=alpha)
+        sims = model.similarities([query(model, "a")]).toarray()[0]
+        np.testing.assert_allclose(sims[:2], want, rtol=1e-6)
+
+
 def test_knn_sample_keeps_the_highest_priority_candidates():
     model = knn(neighbours=10, sample_size=1, seed=3)
     sims = model.similarities([query(model, "a", "b")]).toarray()[0]

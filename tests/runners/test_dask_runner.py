@@ -1,6 +1,7 @@
-"""music_recsys.runners.DaskRunner: the demo run on a two-worker LocalCluster equals a sequential
-run (the same selection, the same metrics for every candidate, one MLflow run), and a node's
-error in a worker surfaces in the driver with the node's name.
+"""music_recsys.runners.DaskRunner: the demo run on a two-worker LocalCluster, while another
+process keeps a core busy, equals a sequential run (the same tuning plan, trials and tuned
+settings, the same selection, the same metrics for every candidate, one MLflow run), and a
+node's error in a worker surfaces in the driver with the node's name.
 
 Skipped where dask's ``distributed`` is not installed, unless MUSIC_RECSYS_REQUIRE_SCALE=1 (CI),
 where its absence fails.
@@ -8,8 +9,11 @@ where its absence fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +74,25 @@ def demo_run(root: Path, runner: Any = None) -> Path:
     return root
 
 
+@contextlib.contextmanager
+def busy_core():
+    """Another process spinning on a core while the block runs (trials take longer)."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
 @pytest.fixture(scope="module")
 def sequential_and_dask(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("dask")
     sequential = demo_run(base / "sequential")
-    # No address: the runner starts (and closes) a LocalCluster of two single-threaded workers.
-    dask = demo_run(base / "dask", DaskRunner(n_workers=2, threads_per_worker=1))
+    # No address: the runner starts (and closes) a LocalCluster of two single-threaded workers;
+    # with a core kept busy, every trial takes longer than in the sequential run.
+    with busy_core():
+        dask = demo_run(base / "dask", DaskRunner(n_workers=2, threads_per_worker=1))
     return sequential, dask
 
 
@@ -89,6 +106,8 @@ def test_the_dask_run_selects_and_scores_like_the_sequential_run(sequential_and_
 
     assert read(dask, "model_selection.json") == read(sequential, "model_selection.json")
     assert read(dask, "test_metrics.json") == read(sequential, "test_metrics.json")
+    # Tuning is counted in trials: the same plan, trials and tuned settings, however busy.
+    assert read(dask, "tuning_plan.json") == read(sequential, "tuning_plan.json")
     candidates = sorted(p.name for p in (sequential / output).iterdir() if p.is_dir())
     assert len(candidates) >= 4 and candidates == sorted(
         p.name for p in (dask / output).iterdir() if p.is_dir()
@@ -99,6 +118,19 @@ def test_the_dask_run_selects_and_scores_like_the_sequential_run(sequential_and_
                 candidate,
                 name,
             )
+        trials = [
+            project / output / candidate / "tuning_trials.csv" for project in (sequential, dask)
+        ]
+        if trials[0].exists():
+            frames = [pd.read_csv(t).filter(regex=r"^(?!.*seconds)") for t in trials]
+            pd.testing.assert_frame_equal(frames[1], frames[0])
+    for candidate in candidates:
+        tuned = [
+            project / "data/05_models" / candidate / "tuned_settings.json"
+            for project in (sequential, dask)
+        ]
+        if tuned[0].exists():
+            assert json.loads(tuned[1].read_text()) == json.loads(tuned[0].read_text())
     results = [
         pd.read_csv(p / output / "model_results.csv").filter(regex=r"^(?!.*seconds)")
         for p in (sequential, dask)

@@ -48,6 +48,7 @@ SETTINGS = {
             "position_decay": 0.8,
             "idf_vote": 1.0,
             "vote_exponent": 2.0,
+            "asymmetry": 0.75,
         },
     ),
     "knn geometric sampled": (

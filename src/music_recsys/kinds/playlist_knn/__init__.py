@@ -9,6 +9,10 @@ ones included). Options:
 
 - ``idf``: a track counts ``log(playlists / playlists with the track)`` in both vectors of the
   cosine, so a shared rare track says more than a shared hit;
+- ``asymmetry``: Aiolli's asymmetric cosine (RecSys Challenge 2013, the Million Song Dataset
+  winner), ``q·p / (‖q‖^(2α) ‖p‖^(2(1−α)))``; 0.5 is the cosine. Above it, long playlists are
+  penalised less: with a single query track every neighbour shares exactly that track, and
+  the cosine ranks them by shortness alone;
 - ``sample_size``: only that many of the playlists sharing a track are compared, chosen by a
   seeded random priority (the same in evaluation and serving), for speed at scale;
 - ``vote_exponent``: a neighbour votes with its similarity to this power (1: SKNN; above 1 the
@@ -84,6 +88,9 @@ class PlaylistKnnSettings(RecencySettings):
     idf: bool = False
     sample_size: int | None = Field(None, ge=1, description="playlists compared per query")
     vote_exponent: float = Field(1.0, gt=0, description="a neighbour votes similarity ** this")
+    asymmetry: float = Field(
+        0.5, ge=0.0, le=1.0, description="cosine: q·p / (‖q‖^(2α) ‖p‖^(2(1−α))); 0.5: cosine"
+    )
     idf_vote: float = Field(0.0, ge=0, description="a track's votes count 1 + idf_vote · idf")
     match_recency: Weighting = "same"
     match_recency_decay: float = Field(
@@ -111,12 +118,13 @@ class PlaylistKnn(Recommender):
     playlists: sp.csr_matrix = None  # float64 [playlists, catalog], binary
     by_track: sp.csr_matrix = None  # float64 [catalog, playlists]: the transpose
     track_weight: np.ndarray = None  # float64 [catalog]: idf, or 1
-    playlist_norm: np.ndarray = None  # float64 [playlists]: cosine: ‖x_p‖; jaccard: |p|
+    playlist_norm: np.ndarray = None  # float64 [playlists]: cosine ‖x_p‖^(2(1−α)); jaccard |p|
     priority: np.ndarray | None = None  # int64 [playlists]: sample order (higher first)
     neighbours: int = 100
     similarity: str = "cosine"
     sample_size: int | None = None
     vote_exponent: float = 1.0
+    asymmetry: float = 0.5  # α of the asymmetric cosine (0.5: the cosine)
     vote_weight: np.ndarray | None = None  # float64 [catalog]: 1 + idf_vote · idf; None: 1
     match_recency: Recency = NO_RECENCY
     position_decay: float = 1.0
@@ -158,7 +166,7 @@ class PlaylistKnn(Recommender):
             if self.similarity == "cosine":
                 weights = seeds.data[seeds.indptr[row] : seeds.indptr[row + 1]]
                 norm = np.sqrt(np.sum(weights * weights))
-                sims = overlap / (norm * self.playlist_norm[playlists])
+                sims = overlap / (norm ** (2.0 * self.asymmetry) * self.playlist_norm[playlists])
             else:
                 size = seeds.indptr[row + 1] - seeds.indptr[row]
                 sims = overlap / (size + self.playlist_norm[playlists] - overlap)
@@ -302,6 +310,7 @@ def build(
         squared = playlists.copy()
         squared.data = track_weight[squared.indices] ** 2
         playlist_norm = np.sqrt(np.asarray(squared.sum(axis=1)).ravel())
+        playlist_norm = playlist_norm ** (2.0 * (1.0 - settings.asymmetry))
     else:
         playlist_norm = lengths
     priority = None
@@ -325,6 +334,7 @@ def build(
         similarity=settings.similarity,
         sample_size=settings.sample_size,
         vote_exponent=settings.vote_exponent,
+        asymmetry=settings.asymmetry,
         vote_weight=vote_weight,
         recency=settings.recency_for(inputs) if reads else NO_RECENCY,
         match_recency=settings.match_recency_for(inputs) if reads else NO_RECENCY,
@@ -368,8 +378,8 @@ SIMILARITIES = ("cosine", "jaccard")
 
 def settings_array(model: PlaylistKnn) -> np.ndarray:
     """neighbours, similarity, sample size (-1: none), vote exponent, match recency (its
-    weighting's position in WEIGHTINGS and its decay) and position decay, as one float64
-    array."""
+    weighting's position in WEIGHTINGS and its decay), position decay and the cosine's
+    asymmetry, as one float64 array."""
     sample = -1 if model.sample_size is None else model.sample_size
     return np.array(
         [
@@ -379,6 +389,7 @@ def settings_array(model: PlaylistKnn) -> np.ndarray:
             model.vote_exponent,
             *model.match_recency.as_array().tolist(),
             model.position_decay,
+            model.asymmetry,
         ],
         dtype=np.float64,
     )
@@ -390,6 +401,7 @@ def from_arrays(index: TrackIndex, arrays: dict, name: str, description=None) ->
     neighbours, similarity, sample, exponent = values[:4]
     match = Recency.from_array(values[4:6]) if len(values) > 4 else NO_RECENCY
     position_decay = float(values[6]) if len(values) > 6 else 1.0
+    asymmetry = float(values[7]) if len(values) > 7 else 0.5
     indptr = np.asarray(arrays[PLAYLIST_INDPTR])
     n, m = len(index), len(indptr) - 1
     tracks = np.asarray(arrays[PLAYLIST_TRACKS])
@@ -412,6 +424,7 @@ def from_arrays(index: TrackIndex, arrays: dict, name: str, description=None) ->
         similarity=SIMILARITIES[int(similarity)],
         sample_size=None if sample < 0 else int(sample),
         vote_exponent=float(exponent),
+        asymmetry=asymmetry,
         vote_weight=None if vote_weight is None else np.asarray(vote_weight, dtype=np.float64),
         match_recency=match,
         position_decay=position_decay,
@@ -434,6 +447,7 @@ KIND = Kind(
         "similarity": Choice(SIMILARITIES),
         "idf": Choice((False, True)),
         "vote_exponent": FloatRange(0.5, 4.0),
+        "asymmetry": FloatRange(0.5, 1.0),
         "idf_vote": FloatRange(0.0, 4.0),
         "match_recency": Choice(WEIGHTINGS, reads_order=True),
         "match_recency_decay": FloatRange(0.0, 1.0, reads_order=True),

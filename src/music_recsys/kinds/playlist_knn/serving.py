@@ -45,6 +45,7 @@ class PlaylistKnnLayer(keras.layers.Layer):
         self.similarity = recommender.similarity
         self.sample_size = recommender.sample_size
         self.vote_exponent = float(recommender.vote_exponent)
+        self.query_power = 2.0 * float(recommender.asymmetry)  # ‖q‖^(2α): 1 for the cosine
         by_track, playlists = recommender.by_track, recommender.playlists
         self.track_playlists_indptr = constant(by_track.indptr.astype(np.int64), TRACK_INDPTR)
         self.track_playlists = constant(by_track.indices.astype(np.int32), TRACK_PLAYLISTS)
@@ -90,6 +91,8 @@ class PlaylistKnnLayer(keras.layers.Layer):
             norm = tf.sqrt(
                 tf.math.unsorted_segment_sum(seed_weights * seed_weights, seed_rows, batch)
             )
+            if self.query_power != 1.0:
+                norm = tf.pow(norm, self.query_power)
             sims = overlap / (
                 tf.gather(norm, rows) * tf.gather(self.playlist_norm, playlist_keys % m)
             )

@@ -203,7 +203,8 @@ def check_package(model_archive: ModelArchive, parity_expected: dict) -> dict:
     2. Every documented request shape (named objects, a bare list, JSON lines, CSV, columnar
        ``inputs``, one bare playlist) answers as the rows do; an empty playlist gets the most
        popular tracks; zero instances get no prediction.
-    3. The smoke request the deployment sends to the endpoint is one of them.
+    3. The smoke request the deployment sends to the endpoint is one of them: five playlists so
+       far of several tracks (:func:`smoke_playlists`), the question a client asks.
 
     Raises:
         RuntimeError: If any check fails (the package is not deployed).
@@ -240,7 +241,7 @@ def check_package(model_archive: ModelArchive, parity_expected: dict) -> dict:
                 f"(scores {np.round(expected_scores[i], 6).tolist()}), served {served_ids[i]} "
                 f"(scores {np.round(served_scores[i][: len(served_ids[i])], 6).tolist()})"
             )
-        smoke_request = {"instances": seeds[:5]}
+        smoke_request = {"instances": smoke_playlists(seeds)}
         smoke_response = endpoint.predict(smoke_request)
         shapes = check_request_shapes(endpoint, seeds[:3], model_archive.catalog()[:k])
     logger.info(
@@ -260,6 +261,13 @@ def check_package(model_archive: ModelArchive, parity_expected: dict) -> dict:
         "smoke_request": smoke_request,
         "smoke_response": smoke_response,
     }
+
+
+def smoke_playlists(seeds: list[list[str]], wanted: int = 5, tracks: int = 3) -> list[list[str]]:
+    """The smoke request's playlists: the first ``wanted`` parity queries of at least
+    ``tracks`` tracks (the longest ones where fewer are that long)."""
+    long = [s for s in seeds if len(s) >= tracks]
+    return (long or sorted(seeds, key=len, reverse=True))[:wanted]
 
 
 def check_request_shapes(endpoint, seeds: list[list[str]], most_popular: list[str]) -> list[str]:
