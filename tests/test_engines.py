@@ -227,10 +227,11 @@ def test_the_counts_of_the_count_based_fits_are_the_same_on_both_engines(spark):
             strict=True,
         ):
             np.testing.assert_array_equal(a, b)
-    ids, matrix = training_rows.playlist_matrix(duck, index)
-    spark_ids, spark_matrix = training_rows.playlist_matrix(on_spark, index)
-    np.testing.assert_array_equal(ids, spark_ids)
-    assert (matrix != spark_matrix).nnz == 0
+    for positions in (False, True):  # each track's place in its playlist: STAN's kNN weight
+        ids, matrix = training_rows.playlist_matrix(duck, index, positions=positions)
+        spark_ids, spark_matrix = training_rows.playlist_matrix(on_spark, index, positions)
+        np.testing.assert_array_equal(ids, spark_ids)
+        assert (matrix != spark_matrix).nnz == 0
     for window, directed, shuffled in [(1, True, False), (3, False, True), (None, False, False)]:
         graph = training_rows.pair_graph(duck, index, window, directed, shuffled=shuffled)
         spark_graph = training_rows.pair_graph(on_spark, index, window, directed, shuffled)

@@ -55,6 +55,26 @@ def test_the_asymmetric_cosine_penalises_long_neighbours_less():
         np.testing.assert_allclose(sims[:2], want, rtol=1e-6)
 
 
+def test_match_recency_and_position_decay_by_hand():
+    """Query [b, d], d the last: p0 = a b c matches b (one step back: div weighs it 1/2), p1 =
+    a d and p2 = b c d match d (weight 1); each neighbour's tracks vote 0.5 ** (places from its
+    match). Cosine: p0 1/√6, p1 1/2, p2 2/√6."""
+    model = knn(neighbours=3, match_recency="div", position_decay=0.5)
+    top, scores, _ = model.rank([query(model, "b", "d")], 2)
+    a = (1 / math.sqrt(6)) * 0.5 * 0.5 + 0.5 * 1 * 0.5  # p0: a one place before b; p1: a before d
+    c = (1 / math.sqrt(6)) * 0.5 * 0.5 + (2 / math.sqrt(6)) * 1 * 0.5  # p0 after b; p2 before d
+    assert [model.index.track_ids[i] for i in top[0]] == ["X|||c", "X|||a"]
+    np.testing.assert_allclose(scores[0], [c, a], rtol=1e-6)
+    # Where the order cannot be read (continuation), the same settings vote as plain kNN.
+    plain = fit(
+        "playlist_knn",
+        TINY,
+        PlaylistKnnSettings(neighbours=3, match_recency="div", position_decay=0.5),
+        protocol="continuation",
+    ).recommender
+    assert not plain.reads_matches and plain.position_decay == 1.0
+
+
 def test_knn_sample_keeps_the_highest_priority_candidates():
     model = knn(neighbours=10, sample_size=1, seed=3)
     sims = model.similarities([query(model, "a", "b")]).toarray()[0]

@@ -203,6 +203,8 @@ def tune(
             "stopped": watch.stopped,
         }
     )
+    if watch.stopped and not watch.cut:
+        summary["decision"] += f" (stopped after {len(study.trials)} trials: {watch.stopped})"
     if watch.cut:
         summary["decision"] += (
             f" (the wall-clock guard, tuning.guard_seconds {tuning.guard_seconds:g} s, stopped "

@@ -337,9 +337,18 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
         {
             "candidate": t["candidate"],
             "searched": t["searched"],
-            "screened at the conf's": _pm(t["screen_value"], t["screen_paired_se"]),
+            "screened at the conf's (gap to the best ± paired SE)": [
+                ""
+                if pd.isna(v)
+                else f"{v:.4f} (the best)"
+                if not gap
+                else f"{v:.4f} (−{gap:.4f} ± {se:.4f})"
+                for v, gap, se in zip(
+                    t["screen_value"], t["screen_gap"], t["screen_paired_se"], strict=True
+                )
+            ],
             "trials planned": t["trials_planned"],
-            "trials (complete / pruned)": [
+            "trials run, screening included (complete / pruned)": [
                 f"{int(a)} ({int(b)} / {int(c)})"
                 for a, b, c in zip(t["trials"], t["complete"], t["pruned"], strict=True)
             ],
@@ -364,13 +373,15 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
                 t[f"conf_validation_{metric}"], t[f"conf_validation_{metric}_se"]
             ),
             "validation: shipped": _pm(t[f"validation_{metric}"], t[f"validation_{metric}_se"]),
-            "validation paired SE": t["validation_paired_se"],
+            "validation paired SE": [
+                "" if pd.isna(v) else f"{v:.4f}" for v in t["validation_paired_se"]
+            ],
         }
     )
     queries = t["tuning_queries"].dropna()
     fit = t["fit_playlists"].dropna()
     spent = "; ".join(
-        f"{c} {int(n)} trials, {sec:.0f} s"
+        f"{c} {int(n)} trial{'s' if n != 1 else ''}, {sec:.0f} s"
         for c, n, sec in zip(t["candidate"], t["trials"], t["tuning_seconds"], strict=True)
     )
     return "".join(
