@@ -520,7 +520,11 @@ def reference(ctx, scenario: str, seeds=(0, 1, 2, 3, 4)) -> None:
     if protocol == "next_track":
         names += ["transitions", "sequential_rules"]
     declared = ctx.candidates()
-    candidates = {n: declared[n] for n in [*names, "playlist_knn_sknn"]}
+    candidates = {n: declared[n] for n in names}
+    # SKNN's own setting (100 neighbours voting their similarity), beside the shipped kNN.
+    candidates["playlist_knn_sknn"] = Candidate(
+        "playlist_knn_sknn", kind("playlist_knn"), {"neighbours": 100, "vote_exponent": 1.0}
+    )
     rows = ctx.playlists()
     figures = {n: [] for n in candidates}
     print(f"| {protocol}, 90/10 split, seed | " + " | ".join(candidates) + " |")

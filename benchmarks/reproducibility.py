@@ -16,11 +16,12 @@ settings, and whether each is the same. word2vec's own training uses two gensim 
 bit-reproducible: lock-free updates); its tuning trains on one, so the plan and every study are.
 
 Usage (from the project root, after `make scale`; ~8 minutes on 2 cores):
-    .venv/bin/python benchmarks/reproducibility.py
+    .venv/bin/python benchmarks/reproducibility.py [--reuse]   # --reuse: compare the last runs
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import subprocess
@@ -54,13 +55,14 @@ def outcome(project: Path) -> dict:
     """What a run tuned, selected and shipped (timings left out)."""
     data = project / "data"
     output = data / "07_model_output"
-    plan = json.loads((output / "tuning_plan.json").read_text())
+    plan = json.loads((data / "05_models/tuning_plan.json").read_text())
     trials, settings = {}, {}
     for folder in sorted(p for p in output.iterdir() if p.is_dir()):
         path = folder / "tuning_trials.csv"
         if path.exists():
             frame = pd.read_csv(path).drop(columns=list(TIMING), errors="ignore")
-            trials[folder.name] = frame.to_dict("list")
+            # NaN is not equal to itself: compare the missing values as None
+            trials[folder.name] = frame.astype(object).where(frame.notna(), None).to_dict("list")
         tuned = data / "05_models" / folder.name / "tuned_settings.json"
         if tuned.exists():
             settings[folder.name] = json.loads(tuned.read_text())
@@ -75,15 +77,23 @@ def outcome(project: Path) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reuse", action="store_true", help="compare the last runs' outputs")
+    args = parser.parse_args()
     started = time.perf_counter()
     results, walls = {}, {}
     for label, runner in RUNS.items():
-        project = scratch_project(WORKDIR, "reproducibility_" + label.split()[0].strip(",").lower())
-        begun = time.perf_counter()
-        with busy_core(not runner):
-            kedro_run(project, *runner)
-        walls[label] = time.perf_counter() - begun
-        kedro_run(project, "--pipelines", "deployment")
+        name = "reproducibility_" + label.split()[0].strip(",").lower()
+        project = WORKDIR / name
+        wall_file = project / "wall_seconds.json"
+        if not (args.reuse and wall_file.exists()):
+            project = scratch_project(WORKDIR, name)
+            begun = time.perf_counter()
+            with busy_core(not runner):
+                kedro_run(project, *runner)
+            wall_file.write_text(json.dumps(time.perf_counter() - begun))
+            kedro_run(project, "--pipelines", "deployment")
+        walls[label] = json.loads(wall_file.read_text())
         results[label] = outcome(project)
     (a, first), (b, second) = results.items()
     print(f"\ncommand: .venv/bin/python benchmarks/reproducibility.py; {time.strftime('%Y-%m-%d')}")
@@ -96,7 +106,7 @@ def main() -> None:
         same_trials = first["trials"].get(name) == second["trials"].get(name)
         same = first["settings"].get(name) == second["settings"].get(name)
         count = len(next(iter(first["trials"].get(name, {"": []}).values()), []))
-        print(f"| {name}: {count} trials, shipped settings | | | {same_trials and same} |")
+        print(f"| {name}: {count} trial(s), shipped settings | | | {same_trials and same} |")
     print(f"| selected | {first['selected']} | {second['selected']} | "
           f"{first['selected'] == second['selected']} |")  # fmt: skip
     shipped = first["shipped"]

@@ -388,9 +388,12 @@ def print_report(rows: dict[str, dict], peers: list[str], selected: str) -> None
     for label in ("cooccurrence", "cooccurrence, asked with the last track"):
         if label in rows:
             verdict = "at or above" if last["hr10"] >= rows[label]["hr10"] else "below"
+            difference, se = paired(last, rows[label])
+            within = "within" if abs(difference) <= se else "beyond"
             print(
                 f"verdict, HR@10: the packaged model asked with the last track {last['hr10']:.4f} "
-                f"is {verdict} the project's {label} {rows[label]['hr10']:.4f}"
+                f"is {verdict} the project's {label} {rows[label]['hr10']:.4f} (difference "
+                f"{difference:+.4f}, paired SE {se:.4f} on the queries both count: {within} one SE)"
             )
 
 

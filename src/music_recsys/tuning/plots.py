@@ -61,8 +61,10 @@ def plot_tuning(
     space = {p: dim for p, dim in space.items() if f"param_{p}" in trials}  # those searched
     study = study_from_trials(trials, space)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
+    if len(complete) <= 1:  # none, or the screening alone: nothing to draw a history of
         note = decision or ("no trial completed" if len(trials) else "not tuned")
+        if len(complete) == 1:
+            note = f"screened at the conf's setting ({complete[0].value:.4f}), no search: {note}"
         return _note(f"{name}: {note}"), _note(f"{name}: {note}")
     # Optuna's plots set pyplot's style globally: kept inside this block, and their figures
     # closed in pyplot (they stay drawable) so that nothing outlives the node.

@@ -162,9 +162,9 @@ def plot_candidate_tuning(
 ):
     """Optuna's optimisation history and parameter importances of the candidate's trials (or,
     with none, a figure that says why: the study's decision)."""
-    return plot_tuning(
-        tuning_trials, kind(kind_name).search_space, name, tuning_summary.get("decision", "")
-    )
+    screened_only = tuning_summary.get("trials", 0) == 1 and tuning_summary.get("plan")
+    why = tuning_summary["plan"] if screened_only else tuning_summary.get("decision", "")
+    return plot_tuning(tuning_trials, kind(kind_name).search_space, name, why)
 
 
 def adopt_tuned_settings(settings, leader_settings: dict, kind_name: str = "", name: str = ""):

@@ -155,6 +155,12 @@ def _validation(model_results: pd.DataFrame) -> pd.DataFrame:
     return model_results[model_results["split"] == "validation"].set_index("candidate")
 
 
+def candidate_colours(n: int):
+    """A colour per candidate, none repeated: tab10's ten, tab20's twenty beyond that."""
+    palette = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return lambda i: palette(i % palette.N)
+
+
 def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Figure:
     """Hit rate, MRR and NDCG at every K, for every candidate, on the validation split."""
     validation = _validation(model_results)
@@ -167,7 +173,7 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
     )
     figure, axes = plt.subplots(1, 3, figsize=(15, 5.5), constrained_layout=True)
     order = validation[model_selection["metric"]].sort_values(ascending=False).index
-    palette = plt.get_cmap("tab10")
+    palette = candidate_colours(len(order))
     for axis, (metric, label) in zip(
         axes, (("hit_rate", "hit rate"), ("mrr", "MRR"), ("ndcg", "NDCG")), strict=True
     ):
@@ -184,7 +190,7 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
                 marker="o",
                 linewidth=width,
                 linestyle="--" if baseline else "-",
-                color=palette(i % 10),
+                color=palette(i),
                 label=candidate
                 + (" (selected)" if candidate == model_selection["selected"] else ""),
             )
@@ -213,14 +219,14 @@ def plot_hit_rate_by_popularity(model_results: pd.DataFrame, model_selection: di
     order = validation[model_selection["metric"]].sort_values(ascending=False).index
     figure, axis = plt.subplots(figsize=WIDE, constrained_layout=True)
     width = 0.8 / max(len(order), 1)
-    palette = plt.get_cmap("tab10")
+    palette = candidate_colours(len(order))
     for i, candidate in enumerate(order):
         values = [validation.loc[candidate, f"hit_rate_at_{k}_{b}"] for b in buckets]
         axis.bar(
             np.arange(len(buckets)) + i * width,
             np.nan_to_num(values),
             width,
-            color=palette(i % 10),
+            color=palette(i),
             label=candidate,
         )
     counts = [int(validation.iloc[0][f"queries_{b}"]) for b in buckets]
