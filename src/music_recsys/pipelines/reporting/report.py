@@ -368,7 +368,7 @@ def _tuning(tuning_results: pd.DataFrame | None, model_selection: dict) -> str:
                 )
             ],
             "tuned": t["tuned"].map({True: "yes", False: "no"}),
-            "changed": t["changed"].fillna(""),
+            "changed": [c if isinstance(c, str) else "" for c in t["changed"]],
             "validation: conf's": _pm(
                 t[f"conf_validation_{metric}"], t[f"conf_validation_{metric}_se"]
             ),
