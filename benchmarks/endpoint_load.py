@@ -12,9 +12,13 @@ children, RSS) is sampled twice a second: start, peak and end of each phase.
 
 Then a hostile barrage — malformed JSON, a 10 MB body (with a length and chunked), 10,000
 seeds, 1,001 playlists, JSON nested 100,000 deep, non-UTF-8 bytes, a wrong content type, an
-oversized header, a client that disconnects mid-body — each must be a 4xx (the disconnect has
-no one to answer: the server must just stay up), ``/ping`` must answer after each, and the
-valid requests must be answered exactly as before.
+oversized header, a seed that is a 100,000-digit number, a client that disconnects mid-body —
+none may get a 5xx (each refusal a 4xx; the number is a seed no catalog holds: answered; the
+disconnect has no one to answer: the server must just stay up), ``/ping`` must answer after
+each, and the valid requests must be answered exactly as before. Last, slow clients: twice as
+many connections as the server has threads send half a body and stall; a valid request made
+meanwhile must be answered as fast and as before, and each stalled client must get its 408
+once the server's ``--body-timeout`` has passed.
 
 Usage (from the project root; loopback only):
     .venv/bin/python benchmarks/endpoint_load.py [--package PATH] [--seconds 30] [--concurrency 1 8 32]
@@ -214,29 +218,68 @@ def chunked(body: bytes) -> bytes:
     )
 
 
-def barrage(seeds: list[str]) -> list[tuple[str, bytes, bool]]:
+def barrage(seeds: list[str]) -> list[tuple[str, bytes, int | None]]:
+    """(name, raw request, the status class it must get: 4 a refusal, 2 an answer; None: the
+    client leaves, nothing to read)."""
     ten_mb = json.dumps({"instances": [seeds * (10 * 2**20 // max(1, len(json.dumps(seeds))))]})
     return [
-        ("malformed JSON", post(b'{"instances": [["a", }'), True),
-        ("a 10 MB body", post(ten_mb.encode()), True),
-        ("a 10 MB body, chunked", chunked(ten_mb.encode()), True),
+        ("malformed JSON", post(b'{"instances": [["a", }'), 4),
+        ("a 10 MB body", post(ten_mb.encode()), 4),
+        ("a 10 MB body, chunked", chunked(ten_mb.encode()), 4),
+        ("10,000 seeds", post(json.dumps({"instances": [(seeds * 10_000)[:10_000]]}).encode()), 4),
+        ("1,001 playlists", post(json.dumps({"instances": [seeds[:2]] * 1001}).encode()), 4),
+        ("JSON nested 100,000 deep", post(b"[" * 100_000), 4),
+        ("non-UTF-8 bytes", post(b'{"instances": [["\xff\xfe\xfd"]]}'), 4),
+        ("a wrong content type", post(b'{"instances": [["a"]]}', "text/plain"), 4),
+        ("a 64 KB header", post(b"{}", extra=b"X-Big: " + b"x" * 65536 + b"\r\n"), 4),
         (
-            "10,000 seeds",
-            post(json.dumps({"instances": [(seeds * 10_000)[:10_000]]}).encode()),
-            True,
+            "a 100,000-digit number as a seed",
+            post(b'{"instances": [[' + b"7" * 100_000 + b"]]}"),
+            2,
         ),
-        ("1,001 playlists", post(json.dumps({"instances": [seeds[:2]] * 1001}).encode()), True),
-        ("JSON nested 100,000 deep", post(b"[" * 100_000), True),
-        ("non-UTF-8 bytes", post(b'{"instances": [["\xff\xfe\xfd"]]}'), True),
-        ("a wrong content type", post(b'{"instances": [["a"]]}', "text/plain"), True),
-        ("a 64 KB header", post(b"{}", extra=b"X-Big: " + b"x" * 65536 + b"\r\n"), True),
         (
             "a client that disconnects mid-body",
             b"POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100000\r\n\r\n" + b'{"instances": [["',
-            False,
+            None,
         ),
     ]
+
+
+def slow_clients(port: int, count: int, body: bytes) -> dict:
+    """``count`` connections send half of ``body`` and stall; a valid request is timed while
+    they do; then each stalled one's answer is read (a 408 once the body timeout passed)."""
+    import http.client  # noqa: PLC0415
+
+    def ask() -> tuple[float, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        started = time.perf_counter()
+        connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+        answer = connection.getresponse().read().decode()
+        connection.close()
+        return time.perf_counter() - started, answer
+
+    alone, expected = ask()
+    stalled = []
+    for _ in range(count):
+        client = socket.create_connection(("127.0.0.1", port), timeout=120)
+        client.sendall(post(body)[: -len(body) // 2])
+        stalled.append(client)
+    started = time.perf_counter()
+    during, answer = ask()
+    statuses = []
+    for client in stalled:
+        with client:
+            head = client.recv(64)
+        parts = head.split(b" ")
+        statuses.append(int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None)
+    return {
+        "alone_ms": alone * 1000,
+        "during_ms": during * 1000,
+        "same": answer == expected,
+        "statuses": statuses,
+        "answered_after_s": time.perf_counter() - started,
+    }
 
 
 def answers(port: int, bodies: list[bytes]) -> list[str]:
@@ -257,6 +300,7 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="the project whose validation playlists ask")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--body-timeout", type=float, default=5.0, help="serve's --body-timeout")
     args = parser.parse_args()
     project = args.project or default_project()
     package = args.package or project / "data/09_deployment/model.tar.gz"
@@ -276,6 +320,7 @@ def main() -> None:
         ENVIRONMENT | {"MUSIC_RECSYS_CACHE": str(WORKDIR / "endpoint_load_cache")},
         threads=max(args.concurrency),
         timeout=600,
+        body_timeout=args.body_timeout,
     )
     memory = Memory(server.pid)
     print(
@@ -312,10 +357,10 @@ def main() -> None:
     print("\n| hostile request | status | /ping after |")
     print("|---|---|---|")
     refused = True
-    for name, payload, expect_answer in barrage(seeds):
-        status = raw_request(port, payload, read=expect_answer)
+    for name, payload, expected in barrage(seeds):
+        status = raw_request(port, payload, read=expected is not None)
         alive = ping(port)
-        good = alive and (status is None if not expect_answer else (status or 0) // 100 == 4)
+        good = alive and (status is None if expected is None else (status or 0) // 100 == expected)
         refused &= good
         print(
             f"| {name} | {status if status is not None else 'no answer (gone)'} | {'200' if alive else 'DOWN'} |"
@@ -324,8 +369,18 @@ def main() -> None:
     identical = sum(a == b for a, b in zip(before, after, strict=True))
     print(
         f"\nafter the barrage: {identical} of {len(before)} valid requests answered identically; "
-        f"every hostile request refused with a 4xx and the server up: {'yes' if refused else 'NO'}; "
-        f"server RSS at the end {memory.rss_gb():.2f} GB"
+        f"every hostile request answered as it should (refusals 4xx, no 5xx) and the server up: "
+        f"{'yes' if refused else 'NO'}; server RSS at the end {memory.rss_gb():.2f} GB"
+    )
+    count = 2 * max(args.concurrency)
+    slow = slow_clients(port, count, bodies[0])
+    print(
+        f"\nslow clients: {count} connections ({count // max(args.concurrency)}× the server's "
+        f"threads) send half a body and stall; a valid request took {slow['during_ms']:.1f} ms "
+        f"meanwhile ({slow['alone_ms']:.1f} ms alone), answered "
+        f"{'as before' if slow['same'] else 'DIFFERENTLY'}; the stalled ones got "
+        f"{sorted(set(slow['statuses']), key=str)} after {slow['answered_after_s']:.1f} s "
+        f"(--body-timeout {args.body_timeout:g} s)"
     )
     memory.stop()
     os.killpg(server.pid, signal.SIGTERM)

@@ -159,6 +159,12 @@ class _Body:
             raise JsonError(400, f"The body could not be read to its end: {error}") from None
 
 
+def body_too_large(length: int, limit: int) -> str:
+    """What a 413 says of a body of ``length`` bytes over ``limit`` (here, and in ``serve``'s
+    front)."""
+    return f"The body has {length:,} bytes; at most {limit:,} (SageMaker's InvokeEndpoint limit)"
+
+
 def drain(stream, limit: int) -> None:
     """Reads what is left of a body (at most ``limit`` bytes), so that a client still sending
     it gets the answer rather than a broken pipe."""
@@ -181,11 +187,7 @@ class _BodyLimit:
         if req.content_length is not None and req.content_length > self._max:
             if req.content_length <= DRAIN_LIMIT:
                 drain(req.bounded_stream, req.content_length)
-            raise JsonError(
-                413,
-                f"The body has {req.content_length:,} bytes; at most {self._max:,} "
-                "(SageMaker's InvokeEndpoint limit)",
-            )
+            raise JsonError(413, body_too_large(req.content_length, self._max))
 
 
 def create_app(

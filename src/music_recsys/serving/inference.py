@@ -22,7 +22,8 @@ shape the project documents into such a request, and answers ``{"predictions": [
 - ``text/csv``: one playlist a line, its fields the seeds (RFC 4180 quoting).
 
 A seed is a track id, ``"<artist>|||<track>"``, oldest first; ``null`` is skipped; a number
-or a boolean is taken as its JSON text (an id no catalog holds). An empty playlist, or one of
+or a boolean is taken as its JSON text (an id no catalog holds) — an integer of any length too
+(read as a ``Decimal``: Python's ``int`` refuses more than 4,300 digits). An empty playlist, or one of
 unknown ids only, gets the most popular tracks; zero instances get ``{"predictions": []}``
 (TF Serving itself refuses them). Playlists are padded with ``""``, the signature's padding,
 and sent ``rows_per_call`` at a time, so that the model's working memory stays bounded.
@@ -46,6 +47,7 @@ import io
 import json
 import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import falcon
@@ -160,7 +162,7 @@ def parse(raw: bytes, media_type: str) -> tuple[bool, list[list[str | None]], st
         return True, [list(row) for row in rows], None
     if media_type in JSON_LINES:
         return True, _json_lines(text), None
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=Decimal)
     start = len(text) - len(text.lstrip())
     if start == len(text):
         raise RequestError(400, f"The body is empty; send e.g. {_EXAMPLE}")
@@ -182,7 +184,7 @@ def _json_lines(text: str) -> list[list[str | None]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                value = json.loads(line)
+                value = json.loads(line, parse_int=Decimal)
             except json.JSONDecodeError as error:
                 raise RequestError(
                     400,
@@ -266,7 +268,10 @@ def _seeds(values: list, i: int) -> list[str | None]:
                 f"instance {i}, seed {j} is a {_kind(value)}; a seed is a track id string "
                 "('<artist>|||<track>')",
             )
-        seeds.append(value if value is None or isinstance(value, str) else json.dumps(value))
+        if value is None or isinstance(value, str):
+            seeds.append(value)
+        else:  # a number or a boolean: its JSON text (an integer of any length as it was sent)
+            seeds.append(str(value) if isinstance(value, Decimal) else json.dumps(value))
     return seeds
 
 

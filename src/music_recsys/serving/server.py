@@ -8,11 +8,15 @@
 The container's HTTP contract (:mod:`music_recsys.serving.container`: ``GET /ping``,
 ``POST /invocations`` in application/json, application/jsonlines, application/jsons or
 text/csv, 415 otherwise) through the package's own ``code/inference.py``, in front of the TF
-Serving stand-in over its SavedModel. It runs on gunicorn and falcon — the servers of the
-container's own front — with one worker (the model is loaded once, in the worker, never in
-the forking master) of ``--threads`` threads. It listens on 127.0.0.1 unless ``--host`` says
-otherwise, refuses bodies over the package's ``max_body_bytes`` (SageMaker's 6 MB) with a
-413, and stops cleanly on SIGTERM or Ctrl-C (gunicorn lets requests in flight finish).
+Serving stand-in over its SavedModel. It runs as the container does: a front that receives
+each request whole before a worker sees it (:mod:`music_recsys.serving.front`, in place of
+nginx: a client stalled mid-request gets a 408 after ``--body-timeout`` seconds — the
+package's ``client_body_timeout`` — and never holds a worker thread), then gunicorn and falcon —
+the servers of the container's own front — with one worker (the model is loaded once, in the
+worker, never in the forking master) of ``--threads`` threads, on a private Unix socket. It
+listens on 127.0.0.1 unless ``--host`` says otherwise, refuses bodies over the package's
+``max_body_bytes`` (SageMaker's 6 MB) with a 413, and stops cleanly on SIGTERM or Ctrl-C
+(gunicorn lets requests in flight finish).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import http.client
 import logging
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from music_recsys.serving.local import LocalEndpoint, package_folder
+from music_recsys.serving.front import Front
+from music_recsys.serving.local import LocalEndpoint, package_folder, serving_limits
 
 DEFAULT_PACKAGE = Path("data/09_deployment/model.tar.gz")
 
@@ -43,7 +49,7 @@ def _application(folder: Path, options: dict):
         def load(self):
             endpoint = LocalEndpoint(folder)
             logging.getLogger(__name__).info(
-                "Serving %s: POST /invocations, GET /ping on http://%s", folder, options["bind"]
+                "Serving %s: POST /invocations, GET /ping (gunicorn on %s)", folder, options["bind"]
             )
             return endpoint.app
 
@@ -51,7 +57,13 @@ def _application(folder: Path, options: dict):
 
 
 def start(
-    package: Path, port: int, log: Path, env: dict, threads: int = 8, timeout: float = 300
+    package: Path,
+    port: int,
+    log: Path,
+    env: dict,
+    threads: int = 8,
+    timeout: float = 300,
+    body_timeout: float | None = None,
 ) -> subprocess.Popen:
     """``music-recsys serve`` in a process of its own session (stop it with ``os.killpg``),
     returned once ``/ping`` answers; for tests and benchmarks.
@@ -61,6 +73,8 @@ def start(
     """
     command = [str(Path(sys.executable).parent / "music-recsys"), "serve", str(package)]
     command += ["--port", str(port), "--threads", str(threads)]
+    if body_timeout is not None:
+        command += ["--body-timeout", str(body_timeout)]
     with log.open("w") as output:
         process = subprocess.Popen(
             command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -106,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=int, default=60, help="seconds a request may take (SageMaker's: 60)"
     )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        help="seconds a client may stall mid-request before a 408 "
+        "(default: the package's client_body_timeout, else 10)",
+    )
     args = parser.parse_args(argv)
     if not args.package.exists():
         print(  # noqa: T201
@@ -121,18 +141,39 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(error, file=sys.stderr)  # noqa: T201
         return 2
-    options = {
-        "bind": f"{args.host}:{args.port}",
-        "workers": 1,
-        "worker_class": "gthread",
-        "threads": args.threads,
-        "timeout": args.timeout,
-        "graceful_timeout": 10,
-        "accesslog": "-",
-        "loglevel": "info",
-        "control_socket_disable": True,  # gunicorn 26 opens one in ~/.gunicorn otherwise
-    }
-    _application(folder, options).run()
+    limits = serving_limits(folder)
+    with tempfile.TemporaryDirectory(prefix="music_recsys_serve_") as private:
+        backend = str(Path(private) / "gunicorn.sock")
+        front = Front(
+            args.host,
+            args.port,
+            backend,
+            max_body_bytes=int(limits.get("max_body_bytes", 6 * 1024 * 1024)),
+            body_timeout=args.body_timeout or float(limits.get("client_body_timeout", 10)),
+            request_timeout=args.timeout + 30,
+        )
+        try:
+            front.start()
+        except OSError as error:
+            print(f"Cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+        options = {
+            "bind": f"unix:{backend}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": args.threads,
+            "timeout": args.timeout,
+            "graceful_timeout": 10,
+            "accesslog": "-",
+            "loglevel": "info",
+            "control_socket_disable": True,  # gunicorn 26 opens one in ~/.gunicorn otherwise
+            # The worker inherits the front's listening socket: only the master accepts.
+            "post_fork": lambda server, worker: front.close_listener_in_child(),
+        }
+        try:
+            _application(folder, options).run()
+        finally:
+            front.stop()
     return 0
 
 

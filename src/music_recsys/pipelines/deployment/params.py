@@ -50,6 +50,13 @@ class ServingParams(_Params):
     rows_per_call: int | None = Field(
         None, ge=1, description="playlists per TF Serving call; null: evaluation.batch_bytes' worth"
     )
+    client_body_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="music-recsys serve: seconds a client may stall in a request before a 408 "
+        "(nginx's client_body_timeout in the container)",
+    )
 
 
 class DeploymentParams(_Params):
