@@ -160,7 +160,9 @@ class Front:
             return None
         except asyncio.LimitOverrunError:
             raise _Refused(
-                400, "Bad Request", f"The request's headers are over {HEAD_LIMIT:,} bytes"
+                431,
+                "Request Header Fields Too Large",
+                f"The request's headers are over {HEAD_LIMIT:,} bytes",
             ) from None
         method, target, version, headers = _parse_head(head)
         keep = _keep_alive(version, headers)
