@@ -125,6 +125,9 @@ def test_single_playlists_empty_playlists_and_zero_instances(endpoints, fitted_m
         assert all(row == popular for row in answered(endpoint.invoke(empty)))
     assert endpoint.invoke({"instances": []}).json() == {"predictions": []}
     assert endpoint.invoke({"inputs": []}).json() == {"outputs": {"track_ids": [], "scores": []}}
+    # A number seed of any length is its text: an id no catalog holds, never a 500.
+    huge = '{"instances": [[' + json.dumps(one[0]) + ", " + "9" * 100_000 + "]]}"
+    assert answered(endpoint.invoke(huge)) == evaluated(recommender, [one[:1]])
 
 
 @pytest.mark.parametrize("kind", KINDS)
