@@ -84,9 +84,13 @@ class Recency:
         """Whether every track weighs the same (no recency at all)."""
         return self.weighting == "same" or (self.weighting == "geometric" and self.decay == 1.0)
 
+    def at(self, steps_from_end: np.ndarray) -> np.ndarray:
+        """float32 weights of tracks ``steps_from_end`` from the query's end (0: the last)."""
+        return weights_of(steps_from_end, self.weighting, self.decay)
+
     def weights(self, n: int) -> np.ndarray:
         """float32 weights of a query of ``n`` tracks, oldest first (the last weighs 1)."""
-        return weights_of(np.arange(n - 1, -1, -1), self.weighting, self.decay)
+        return self.at(np.arange(n - 1, -1, -1))
 
     def as_array(self) -> np.ndarray:
         """``[weighting's position in WEIGHTINGS, decay]``: how a package stores it."""

@@ -235,7 +235,7 @@ class PlaylistKnn(Recommender):
         encoded = np.concatenate(matches or [np.empty(0, np.int64)])
         steps, matched = encoded // n, encoded % n
         neighbour_rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
-        neighbour_weights = weights.data * self.match_recency_weights(steps)
+        neighbour_weights = weights.data * self.match_recency.at(steps).astype(np.float64)
         starts = self.playlists.indptr[weights.indices]
         ends = self.playlists.indptr[weights.indices + 1]
         owner = np.repeat(np.arange(len(starts)), ends - starts)
@@ -253,14 +253,6 @@ class PlaylistKnn(Recommender):
         )
         votes.sum_duplicates()
         return votes
-
-    def match_recency_weights(self, steps: np.ndarray) -> np.ndarray:
-        """float64 of the float32 recency weights of matches ``steps`` from the query's end."""
-        from music_recsys.core.recency import weights_of  # noqa: PLC0415
-
-        return weights_of(steps, self.match_recency.weighting, self.match_recency.decay).astype(
-            np.float64
-        )
 
     def raw_scores(self, queries: list[Query]) -> np.ndarray:
         return self._votes(queries).toarray().astype(np.float32)
@@ -348,7 +340,7 @@ def fit(inputs: FitInputs, settings: PlaylistKnnSettings) -> Fitted:
     from music_recsys.core.training_rows import playlist_matrix  # noqa: PLC0415 - DuckDB: to fit only
 
     started = time.perf_counter()
-    placed = inputs.reads_order and settings.position_decay != 1.0
+    placed = settings.position_decay_for(inputs) != 1.0
     _, matrix = playlist_matrix(inputs.playlists, inputs.track_index, positions=placed)
     model = build(TrackIndex.from_frame(inputs.track_index), matrix, settings, inputs.name, inputs)
     logger.info(
