@@ -9,6 +9,7 @@ import pytest
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.training_rows import build_track_index
 from music_recsys.kinds import FitInputs, SharedTraining, kind
+from music_recsys.tables import first_row, sql
 from music_recsys.tuning.params import TuningParams
 from music_recsys.tuning.study import tune
 from tests.shared import ORDERED, SORTED, W2V
@@ -141,6 +142,31 @@ def test_candidates_sharing_a_training_are_tuned_as_one_trained_once_a_trial():
     assert set(tuned.trials["scored_as"]) <= {"c", "d"}
     # Each trial's value is its better-scoring variant's.
     assert tuned.settings["scoring"] == "cosine"
+
+
+def test_a_rows_counted_training_budget_is_scaled_to_the_tuning_sample():
+    word2vec = kind("word2vec")
+    trained = []
+
+    def counted(inputs, settings):
+        trained.append(settings.max_training_words)
+        return word2vec.shared_training.train(inputs, settings)
+
+    sharing = dataclasses.replace(
+        word2vec, shared_training=SharedTraining(word2vec.shared_training.key, counted)
+    )
+    group = {
+        "c": word2vec.settings(**W2V, scoring="cosine", max_training_words=1000),
+        "d": word2vec.settings(**W2V, scoring="in_out", max_training_words=1000),
+    }
+    fitting, queries = split()
+    (rows,) = first_row(sql("SELECT count(*) FROM {r}", r=fitting))
+    inputs = FitInputs(fitting, build_track_index(fitting), SORTED, name="c")
+    params = TuningParams(seed=0, pruning=False)
+    tuned = tune(sharing, group, inputs, queries, EVALUATION, params, 1, training_rows=4 * rows)
+    # The sample is a quarter of the full fit's rows: a trial trains a quarter of the budget.
+    assert trained == [250, 250] and tuned.summary["fit_playlists"] > 0
+    assert tuned.settings["max_training_words"] == 1000  # what ships keeps the conf's budget
 
 
 def test_plots_say_why_where_importances_cannot_be_computed():

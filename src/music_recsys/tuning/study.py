@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -108,8 +109,9 @@ def screen(
     if why:
         return {"screened": False, "why": why}
     metric, k = m.parse_metric(evaluation.selection_metric)
-    objective = _Objective(kind, group, inputs, queries, evaluation, tuning, metric, k, {})
-    objective.training_rows = training_rows
+    objective = _Objective(
+        kind, group, inputs, queries, evaluation, tuning, metric, k, {}, training_rows
+    )
     started = time.perf_counter()
     with _quiet("music_recsys.kinds", "music_recsys.core", "implicit", "gensim"):
         fits = objective.fit({n: objective.for_trial(s) for n, s in group.items()})
@@ -134,7 +136,7 @@ def screen(
         "search": search[best].tolist(),
         "confirm": confirm.tolist(),
         "seconds": round(seconds, 2),
-        "fit_playlists": int(objective.fit_playlists),
+        "fit_playlists": objective.sample.playlists,
     }
 
 
@@ -170,9 +172,9 @@ def tune(
     if why:
         return Tuned(declared.model_dump(mode="json"), _trials_frame([], space), base | _none(why))
     screened = screened or screen(kind, group, inputs, queries, evaluation, tuning, training_rows)
-    objective = _Objective(kind, group, inputs, queries, evaluation, tuning, metric, k, space)
-    objective.training_rows = training_rows
-    objective.adopt_screen(screened)
+    objective = _Objective(
+        kind, group, inputs, queries, evaluation, tuning, metric, k, space, training_rows, screened
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line a trial is logged instead
     study = optuna.create_study(
         direction="maximize",
@@ -217,26 +219,42 @@ def tune(
 
 class _Objective:
     """One trial: settings from the space, a fit on the tuning rows, the tuning queries ranked;
-    the first trial (the conf's setting) is the screening's."""
+    the first trial (the conf's setting) is the screening's (``screened``: its figures stand
+    for it, no second fit). ``training_rows``: the full fit's rows, to which a rows-counted
+    training budget is scaled."""
 
-    def __init__(self, kind, group, inputs, queries, evaluation, tuning, metric, k, space):
+    def __init__(
+        self,
+        kind,
+        group,
+        inputs,
+        queries,
+        evaluation,
+        tuning,
+        metric,
+        k,
+        space,
+        training_rows: int | None = None,
+        screened: dict | None = None,
+    ):
         self.kind, self.group, self.inputs = kind, dict(group), inputs
         self.queries, self.evaluation, self.tuning = queries, evaluation, tuning
         self.metric, self.k, self.space = metric, k, space
+        self.training_rows, self.screened = training_rows, screened
         # Trials are scored on every other tuning query ("search"); a complete trial is also
         # scored on the others ("confirm"), which decide whether the best trial ships: the
         # search's maximum over many trials is biased upwards, a fresh half is not.
         self.search, self.confirm = queries.iloc[0::2], queries.iloc[1::2]
         self.values: dict[int, np.ndarray] = {}  # trial → per-query values on "search"
         self.confirmed: dict[int, np.ndarray] = {}  # trial → per-query values on "confirm"
-        self.fit_playlists = 0
-        self.training_rows: int | None = None  # the full fit's rows (budgets scale to them)
-        self._sample_rows: int | None = None
-        self.screened: dict | None = None
 
-    def adopt_screen(self, screened: dict) -> None:
-        """The screening's figures stand for the first trial (no second fit)."""
-        self.screened = screened
+    @functools.cached_property
+    def sample(self) -> _Sample:
+        """The tuning rows' size, counted once."""
+        rows, playlists = first_row(
+            sql("SELECT count(*), count(DISTINCT playlist_id) FROM {r}", r=self.inputs.playlists)
+        )
+        return _Sample(int(rows), int(playlists))
 
     def __call__(self, trial: optuna.Trial) -> float:
         try:
@@ -297,9 +315,7 @@ class _Objective:
             settings = self.kind.reproducible(settings)
         budget = getattr(settings, ROWS_BUDGET, None)
         if budget is not None and self.training_rows:
-            if self._sample_rows is None:
-                self._sample_rows = _rows(self.inputs)
-            share = min(1.0, self._sample_rows / self.training_rows)
+            share = min(1.0, self.sample.rows / self.training_rows)
             scaled = max(1, math.ceil(budget * share))
             settings = self.kind.settings(**(settings.model_dump() | {ROWS_BUDGET: scaled}))
         return settings
@@ -307,7 +323,6 @@ class _Objective:
     def fit(self, members: dict[str, Settings]) -> dict:
         """Every member fitted: a shared first stage trained once for all of them."""
         inputs = self.inputs
-        self.fit_playlists = self.fit_playlists or _playlists(inputs)
         sharing = self.kind.shared_training
         trained = None
         if sharing is not None and len(members) > 1:
@@ -352,12 +367,10 @@ def suggest(trial: optuna.Trial, name: str, dim: Dimension) -> Any:
     return trial.suggest_categorical(name, list(dim.values))
 
 
-def _rows(inputs: FitInputs) -> int:
-    return int(first_row(sql("SELECT count(*) FROM {r}", r=inputs.playlists))[0])
-
-
-def _playlists(inputs: FitInputs) -> int:
-    return int(first_row(sql("SELECT count(DISTINCT playlist_id) FROM {r}", r=inputs.playlists))[0])
+@dataclasses.dataclass(frozen=True)
+class _Sample:
+    rows: int
+    playlists: int
 
 
 def _none(why: str) -> dict:
