@@ -192,13 +192,16 @@ def build_results_table(
     Returns:
         ``candidate``, ``kind``, ``baseline``, ``selected``, ``eligible``, ``protocol``,
         ``asked_with`` (the query, in words), ``split`` (``validation``, ``test`` and, under
-        next_track, ``test_last_track``), ``fit_seconds`` (the training the candidate's model took, shared or not),
-        ``fit_shared_with``, word2vec's ``epochs_configured``, ``epochs_within_word_budget``
-        (fewer where ``max_training_words`` cuts them) and ``epochs_trained`` (fewer again
-        where the ``max_training_seconds`` guard stopped it), ``tuned``, ``tuning_trials``, ``tuning_seconds``, ``notes`` (order handling, a blend's weights, why it sat
-        out), ``evaluation_seconds`` and every metric with its standard error.
+        next_track, ``test_last_track``), ``fit_seconds`` (the training the candidate's model
+        took, shared or not), ``fit_shared_with``, word2vec's ``epochs_configured``,
+        ``epochs_within_word_budget`` (fewer where ``max_training_words`` cuts them) and
+        ``epochs_trained`` (fewer again where the ``max_training_seconds`` guard stopped it),
+        ``tuned``, ``tuning_trials``, ``tuning_seconds``, ``notes`` (order handling, a blend's
+        weights, why it sat out), ``evaluation_seconds`` and every metric with its standard
+        error.
     """
     grouped = by_candidate(candidate_metrics)
+    asked = protocol.get("query", protocol["protocol"])
     rows = []
     for name, stages in grouped.items():
         training = stages.get("training", {})
@@ -215,17 +218,15 @@ def build_results_table(
         cost["tuning_trials"] = tuning.get("trials", 0)
         cost["tuning_seconds"] = tuning.get("seconds", 0.0)
         cost["notes"] = _notes(name, training, selection, tuning)
-        rows.append({"candidate": name, "split": "validation", **cost, **stages["validation"]})
-        asked = {"asked_with": protocol.get("query", protocol["protocol"])}
-        rows[-1] |= asked
+        answers = [("validation", asked, stages["validation"])]
         if name in test_metrics:
-            rows.append({"candidate": name, "split": "test", **asked, **cost, **test_metrics[name]})
+            answers.append(("test", asked, test_metrics[name]))
         if name in test_metrics_last_track:
-            rows.append(
-                {"candidate": name, "split": "test_last_track", "asked_with": LAST_TRACK}
-                | cost
-                | test_metrics_last_track[name]
-            )
+            answers.append(("test_last_track", LAST_TRACK, test_metrics_last_track[name]))
+        rows += [
+            {"candidate": name, "split": split, "asked_with": query} | cost | metrics
+            for split, query, metrics in answers
+        ]
     table = pd.DataFrame(rows)
     table.insert(1, "kind", table["candidate"].map(lambda c: kinds[c]["kind"]))
     table.insert(2, "baseline", table["candidate"].map(lambda c: bool(kinds[c]["baseline"])))
