@@ -1,8 +1,10 @@
 """What the tests share: hand-made playlists, order-check reports, fitting any kind through
-its contract, one small fitted recommender of every kind, and packages built as the
-deployment builds them. (Fixtures over these are in ``conftest.py``.)"""
+its contract, one small fitted recommender of every kind, packages built as the
+deployment builds them, and a free port for a server. (Fixtures over these are in ``conftest.py``.)"""
 
 from __future__ import annotations
+
+import socket
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,13 @@ from music_recsys.kinds import (
 
 ORDERED = {"next_track_is_meaningful": True, "explanation": "rows in play order"}
 SORTED = {"next_track_is_meaningful": False, "explanation": "rows sorted by title"}
+
+
+def free_port() -> int:
+    """A port the OS has just handed out on loopback (for a server under test)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def playlists(*tracks_per_playlist: str) -> pd.DataFrame:

@@ -20,16 +20,10 @@ pytestmark = pytest.mark.integration  # a server process
 
 from music_recsys.serving.server import start  # noqa: E402
 from tests.conftest import ENVIRONMENT  # noqa: E402
-from tests.shared import write_package  # noqa: E402
+from tests.shared import free_port, write_package  # noqa: E402
 
 BODY_TIMEOUT = 2.0  # seconds a client may stall mid-request (the conf's default is 10)
 README_REQUEST = json.dumps({"instances": [["A1|||t1", "A2|||t2"], ["A3|||t3"]]}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def ask(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None):

@@ -153,7 +153,7 @@ class Front:
         except TimeoutError:
             if not first:
                 return None  # an idle kept-alive connection: closed, as nginx closes it
-            raise _Refused(408, "Request Timeout", self._timed_out("headers")) from None
+            raise self._timed_out("headers") from None
         except asyncio.IncompleteReadError as error:
             if error.partial.strip():
                 raise _Gone from None
@@ -176,14 +176,22 @@ class Front:
             body = await self._sized(reader, fields.get("content-length"))
         return method, target, version, headers, body, keep
 
-    async def _read(self, reader, size: int, what: str = "body") -> bytes:
+    async def _within(self, read) -> bytes:
+        """What ``read`` (a read of the body) gives within ``body_timeout``: 408 past it,
+        :class:`_Gone` where the client closed."""
         try:
-            chunk = await asyncio.wait_for(reader.read(size), self.body_timeout)
+            data = await asyncio.wait_for(read, self.body_timeout)
         except TimeoutError:
-            raise _Refused(408, "Request Timeout", self._timed_out(what)) from None
-        if not chunk:
+            raise self._timed_out("body") from None
+        if not data:
             raise _Gone
-        return chunk
+        return data
+
+    async def _read(self, reader, size: int) -> bytes:
+        return await self._within(reader.read(size))
+
+    async def _line(self, reader) -> bytes:
+        return await self._within(reader.readline())
 
     async def _sized(self, reader, length: str | None) -> bytes:
         if length is None:
@@ -193,7 +201,7 @@ class Front:
         left = int(length)
         if left > self.max_body_bytes:
             await self._drop(reader, left)
-            raise _Refused(413, "Payload Too Large", body_too_large(left, self.max_body_bytes))
+            raise self._too_large(left)
         parts = []
         while left > 0:
             chunk = await self._read(reader, min(left, READ_SIZE))
@@ -216,17 +224,13 @@ class Front:
                 while (await self._line(reader)).strip():  # trailers, dropped
                     pass
                 if total > self.max_body_bytes:
-                    raise _Refused(
-                        413, "Payload Too Large", body_too_large(total, self.max_body_bytes)
-                    )
+                    raise self._too_large(total)
                 return b"".join(parts)
             total += size
             if total > self.max_body_bytes:
                 parts.clear()
                 if total > DRAIN_LIMIT:
-                    raise _Refused(
-                        413, "Payload Too Large", body_too_large(total, self.max_body_bytes)
-                    )
+                    raise self._too_large(total)
                 await self._drop(reader, size + 2)
                 continue  # read on (and dropped) to answer after the last chunk
             data = bytearray()
@@ -234,26 +238,22 @@ class Front:
                 data += await self._read(reader, size + 2 - len(data))
             parts.append(bytes(data[:size]))
 
-    async def _line(self, reader) -> bytes:
-        try:
-            line = await asyncio.wait_for(reader.readline(), self.body_timeout)
-        except TimeoutError:
-            raise _Refused(408, "Request Timeout", self._timed_out("body")) from None
-        if not line:
-            raise _Gone
-        return line
-
     async def _drop(self, reader, size: int) -> None:
         """Reads and drops ``size`` bytes (at most DRAIN_LIMIT) of a refused body."""
         left = min(size, DRAIN_LIMIT)
         while left > 0:
             left -= len(await self._read(reader, min(left, READ_SIZE)))
 
-    def _timed_out(self, what: str) -> str:
-        return (
+    def _timed_out(self, what: str) -> _Refused:
+        return _Refused(
+            408,
+            "Request Timeout",
             f"The request's {what} did not arrive: nothing came for {self.body_timeout:g} s "
-            "(send the whole request at once)"
+            "(send the whole request at once)",
         )
+
+    def _too_large(self, length: int) -> _Refused:
+        return _Refused(413, "Payload Too Large", body_too_large(length, self.max_body_bytes))
 
     # --- the answer ------------------------------------------------------------------------
 
