@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -144,6 +145,10 @@ def start(settings: dict[str, Any], app_name: str) -> Any:
     # pyspark 4.3 warns on every pandas conversion that pandas 3 is "not yet fully supported";
     # the engine tests compare its results with DuckDB's row for row.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    if not remote and str(settings.get("spark.master", "local")).startswith("local"):
+        # Python workers started here run this interpreter (its packages: pandas, the project)
+        # unless spark.pyspark.python or PYSPARK_PYTHON names another.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     builder = builder.remote(remote) if remote else builder
     for key, value in settings.items():

@@ -23,6 +23,10 @@ class Loader:
         self.filepath = filepath
 
     def __call__(self) -> Any:
+        if not Path(self.filepath).is_file():
+            raise FileNotFoundError(
+                f"No model at '{self.filepath}': run the node that fits it first."
+            )
         with Path(self.filepath).open("rb") as file:
             return pickle.load(file)  # noqa: S301 - the project's own models
 
@@ -44,8 +48,8 @@ class PickleLoaderDataset(AbstractDataset[None, Loader]):
         return Path(self._filepath).is_file()
 
     def load(self) -> Loader:
-        if not self._exists():
-            raise DatasetError(f"No model at '{self._filepath}': run the node that fits it first.")
+        """The loader; a missing file is an error when it is called (a node may take loaders
+        of models it does not use)."""
         return Loader(str(self._filepath))
 
     def save(self, data: None) -> None:
