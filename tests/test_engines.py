@@ -252,3 +252,42 @@ def test_kedro_run_env_spark_without_java_stops_before_any_node_runs(tmp_path, m
     with pytest.raises(spark_sql.SparkSetupError, match="(Java 17|scale)"):
         run(project, "data_processing", env="spark", **TINY_DEMO)
     assert not list(project.glob("data/0[2-8]_*/*"))
+
+
+# --- the batch pipeline ---------------------------------------------------------------------------
+
+
+def test_kedro_run_batch_env_spark_writes_the_same_next_tracks_as_duckdb(
+    spark, demo_run, tmp_path, monkeypatch, quirks_file
+):
+    import shutil  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    project = tmp_path / "project"
+    shutil.copytree(demo_run, project, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        copy_project(tmp_path / "spark", envs=("spark",)) / "conf/spark", project / "conf/spark"
+    )
+    monkeypatch.chdir(project)
+    out = project / "data/07_model_output"
+    for source in ("data/03_primary/playlist_tracks.parquet", str(quirks_file)):
+        written = {}
+        for env in (None, "spark"):
+            run(project, "batch", env=env, batch_input=source, **TINY_DEMO)
+            suffix = "spark" if env else "parquet"
+            written[env] = pd.read_parquet(out / f"batch_recommendations.{suffix}").sort_values(
+                ["playlist_id", "rank"], ignore_index=True
+            )
+            summary = json.loads((out / "batch/summary.json").read_text())
+            written[f"{env}_summary"] = {k: v for k, v in summary.items() if k != "accounting"}
+        duck, on_spark = written[None], written["spark"]
+        assert (
+            len(duck) > 0 and duck["playlist_id"].nunique() == written["None_summary"]["playlists"]
+        )
+        columns = ["playlist_id", "rank", "track_id", "artist", "track", "fallback"]
+        pd.testing.assert_frame_equal(
+            duck[columns].astype(object), on_spark[columns].astype(object), obj=source
+        )
+        np.testing.assert_array_equal(duck["score"], on_spark["score"])
+        assert written["None_summary"] == written["spark_summary"]

@@ -128,7 +128,10 @@ def test_kedro_viz_shows_every_pipeline_layers_and_candidates(demo_run, tmp_path
             "data_science",
             "reporting",
             "deployment",
+            "batch",
         }
+        # The batch pipeline's tables come after the models they are ranked with.
+        assert get_json(f"{url}/api/pipelines/batch")["layers"][-1] == "batch"
         layers = main["layers"]
         expected = [
             "raw",

@@ -6,7 +6,7 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 # Pipelines that `kedro run` leaves out unless named with --pipelines.
-NOT_IN_DEFAULT = ("deployment",)
+NOT_IN_DEFAULT = ("deployment", "batch")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -5,8 +5,10 @@ aws/deep-learning-containers ``scripts/docker/tensorflow/inference/sagemaker/``)
 ``POST /invocations`` of a package holding ``code/inference.py`` to ``python_service.py``,
 which calls ``handler(data, context)``: ``data`` is the request's body stream, ``context`` a
 ``Context`` namedtuple (``rest_uri`` is TF Serving's ``:predict`` URL, ``request_content_type``,
-``content_length``, ``timeout``, …). A normal return ``(body, content_type)`` is a 200; a
-``falcon.HTTPError`` keeps its status; any other exception is a 500.
+``accept_header``, ``content_length``, ``timeout``, …; ``tfs_utils.parse_request`` fills both
+types from the request's headers, ``application/json`` when absent). A normal return
+``(body, content_type)`` is a 200; a ``falcon.HTTPError`` keeps its status; any other
+exception is a 500.
 
 TF Serving itself takes only rectangular string tensors (``json_tensor.cc``: every instance
 the same shape, strings only, at least one instance), so this handler turns every request
@@ -21,6 +23,15 @@ shape the project documents into such a request, and answers ``{"predictions": [
 - ``application/jsonlines`` / ``application/jsons``: one playlist (or object, or seed) a line;
 - ``text/csv``: one playlist a line, its fields the seeds (RFC 4180 quoting).
 
+The answer's form follows the request's ``Accept`` header (``context.accept_header``): JSON
+as above, unless the first JSON type it names is ``application/jsonlines`` or
+``application/jsons``: then one ``{"track_ids": [...], "scores": [...]}`` a line, one line per
+playlist in request order (each ending in a newline), as ``application/jsonlines``. A
+SageMaker Batch Transform sends its ``TransformOutput.Accept`` as that header with every
+request: with ``SplitType: Line``, ``BatchStrategy: MultiRecord`` and ``AssembleWith: Line``,
+its output then holds one line per input line, in order (an empty line may separate the
+answers of two requests: a reader skips empty lines).
+
 A seed is a track id, ``"<artist>|||<track>"``, oldest first; ``null`` is skipped; a number
 or a boolean is taken as its JSON text (an id no catalog holds) — an integer of any length too
 (read as a ``Decimal``: Python's ``int`` refuses more than 4,300 digits). An empty playlist, or one of
@@ -32,8 +43,10 @@ What it refuses, with a JSON ``{"error": "..."}`` that says what is wrong: a bod
 ``max_body_bytes`` or a request over ``max_instances`` playlists or ``max_seeds`` seeds in one
 playlist (413); an unsupported content type (415); a body that is not UTF-8, not JSON, or not
 one of the shapes above (400). The limits come from the package's ``metadata.json``
-(``serving``; the deployment's parameters), else the defaults below. TF Serving's own errors
-keep their status and message.
+(``serving``; the deployment's parameters), else the defaults below; an environment variable
+``MUSIC_RECSYS_<LIMIT>`` (e.g. ``MUSIC_RECSYS_MAX_INSTANCES``) raises or lowers one for a
+container — a Batch Transform job sets them to what its ``MaxPayloadInMB`` of lines can hold.
+TF Serving's own errors keep their status and message.
 
 The container's Python has no TensorFlow and no network for a ``requirements.txt``: this
 module imports the standard library and falcon (the container's web framework) only.
@@ -45,6 +58,7 @@ import csv
 import functools
 import io
 import json
+import os
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -82,15 +96,23 @@ class RequestError(falcon.HTTPError):
         return answer
 
 
+ENVIRONMENT_PREFIX = "MUSIC_RECSYS_"  # MUSIC_RECSYS_MAX_INSTANCES=...: a container's own limit
+
+
 @functools.cache
 def limits() -> dict:
-    """The package's serving limits: ``metadata.json`` beside ``code/``, else the defaults."""
+    """The package's serving limits: ``MUSIC_RECSYS_<LIMIT>`` environment variables, else
+    ``metadata.json`` beside ``code/``, else the defaults."""
     metadata = Path(__file__).resolve().parent.parent / "metadata.json"
     try:
         declared = json.loads(metadata.read_text(encoding="utf-8")).get("serving", {})
     except (OSError, ValueError):
         declared = {}
-    return {name: int(declared.get(name) or value) for name, value in DEFAULT_LIMITS.items()}
+    chosen = {}
+    for name, value in DEFAULT_LIMITS.items():
+        override = os.environ.get(ENVIRONMENT_PREFIX + name.upper(), "").strip()
+        chosen[name] = int(override) if override.isdigit() else int(declared.get(name) or value)
+    return chosen
 
 
 def handler(data, context) -> tuple[str, str]:
@@ -130,10 +152,25 @@ def handler(data, context) -> tuple[str, str]:
         if signature is not None:
             body["signature_name"] = signature
         predictions += _predict(context, body)
+    if answers_in_lines(getattr(context, "accept_header", None)):
+        lines = (json.dumps({name: p[name] for name in OUTPUTS}) + "\n" for p in predictions)
+        return "".join(lines), JSON_LINES[0]
     if row_format:
         return json.dumps({"predictions": predictions}), JSON
     columns = {name: [p[name] for p in predictions] for name in OUTPUTS}
     return json.dumps({"outputs": columns}), JSON
+
+
+def answers_in_lines(accept: str | None) -> bool:
+    """Whether an ``Accept`` header asks for JSON lines: the first JSON type it names is
+    ``application/jsonlines`` or ``application/jsons`` (``*/*``, none or another type: JSON)."""
+    for media_range in (accept or "").split(","):
+        media_type = media_range.split(";")[0].strip().lower()
+        if media_type in JSON_LINES:
+            return True
+        if media_type == JSON:
+            return False
+    return False
 
 
 def _too_large(size: int, limit: int) -> RequestError:

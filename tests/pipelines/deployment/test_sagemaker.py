@@ -3,47 +3,24 @@
 import json
 import urllib.request
 
-import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from music_recsys.datasets.sagemaker_endpoint import (
     DeploymentError,
     DeploymentRequest,
     SageMakerEndpointDataset,
 )
+from tests.pipelines.deployment.conftest import CREDENTIALS, REGION, SETTINGS, fresh_clients
 
-REGION = "eu-west-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.20-cpu-py312"
-SETTINGS = {
-    "enabled": True, "region": REGION, "role_arn": "arn:aws:iam::123456789012:role/sagemaker",
-    "bucket": "models", "prefix": "music-recsys", "model_name": "music-recsys", "endpoint_name": "music-recsys",
-    "instance_type": "ml.m5.large", "instance_count": 1, "serverless": None, "framework_version": "2.20",
-    "image_uri": None, "smoke_test": True, "delete_endpoint_after": False,
-}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
 def aws(moto_url, monkeypatch):
     """Clients on the moto server, a fresh bucket; moto lacks update_endpoint, so a stand-in
     (delete + create with the new configuration) records the calls the code makes."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))  # noqa: S310
-    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
-    s3 = session.client("s3", endpoint_url=moto_url)
-    sagemaker = session.client("sagemaker", endpoint_url=moto_url)
-    s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3, sagemaker = fresh_clients(moto_url, monkeypatch)
     updates = []
     original = SageMakerEndpointDataset._clients
 

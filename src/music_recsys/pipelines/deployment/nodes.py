@@ -16,13 +16,16 @@ from music_recsys.core.evaluation import rank_targets
 from music_recsys.core.protocol import EvaluationParams
 from music_recsys.core.ranking import Recommender
 from music_recsys.core.training_rows import build_track_index
+from music_recsys.datasets.sagemaker_batch_transform import BatchTransformRequest
 from music_recsys.datasets.sagemaker_endpoint import DeploymentRequest
 from music_recsys.kinds import FitInputs, candidates, registry
+from music_recsys.pipelines.batch.nodes import playlists_to_score
+from music_recsys.pipelines.data_processing.params import CleaningParams
 from music_recsys.progress import Progress
 from music_recsys.serving import handler_source
 from music_recsys.serving.package import ModelArchive, ModelPackage
 from music_recsys.serving.parity import compare_rankings
-from music_recsys.tables import Table
+from music_recsys.tables import Table, to_pandas
 
 from .params import DeploymentParams
 
@@ -322,4 +325,50 @@ def request_deployment(
         archive=model_archive.archive,
         settings=deployment.sagemaker.model_dump(),
         smoke_request=serving_check["smoke_request"],
+    )
+
+
+def request_batch_transform(
+    model_archive: ModelArchive,
+    serving_check: dict,
+    batch_input: Table,
+    cleaning: CleaningParams,
+    deployment: DeploymentParams,
+    evaluation: EvaluationParams,
+) -> BatchTransformRequest:
+    """What the ``batch_transform_recommendations`` dataset scores with a SageMaker Batch
+    Transform of the checked package (``serving_check``: it runs after the check): the
+    playlists the batch pipeline would score (``batch_input``: the primary layer, or
+    ``--params batch_input=<path>``), each asked what a client asks, its last
+    ``evaluation.max_query_tracks`` tracks (:func:`music_recsys.pipelines.batch.nodes.
+    playlists_to_score`). With ``deployment.batch_transform`` null, ``batch_input`` (lazy) is
+    not read: a run without a job costs nothing.
+    """
+    if deployment.batch_transform is None:
+        return batch_transform_request(model_archive, None, deployment)
+    playlists = to_pandas(playlists_to_score(batch_input, cleaning, evaluation))
+    return batch_transform_request(model_archive, playlists[["playlist_id", "seeds"]], deployment)
+
+
+def batch_transform_request(
+    model_archive: ModelArchive, playlists: pd.DataFrame | None, deployment: DeploymentParams
+) -> BatchTransformRequest:
+    """The request for ``playlists`` (``playlist_id``, ``seeds``), with a fell-back flag per
+    playlist: none of its seeds is in the package's catalog (it gets the most popular tracks)."""
+    transform = deployment.batch_transform
+    fell_back = None
+    if transform is not None and playlists is not None:
+        catalog = set(model_archive.catalog())
+        fell_back = [not any(str(s) in catalog for s in seeds) for seeds in playlists["seeds"]]
+        logger.info(
+            "Batch Transform of %d playlists (%d with no track the package knows)",
+            len(playlists),
+            sum(fell_back),
+        )
+    return BatchTransformRequest(
+        archive=model_archive.archive,
+        playlists=playlists if transform is not None else None,
+        fell_back=fell_back,
+        settings=deployment.sagemaker.model_dump(),
+        transform=transform.model_dump() if transform is not None else None,
     )

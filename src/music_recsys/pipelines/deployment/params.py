@@ -37,6 +37,25 @@ class SageMakerParams(_Params):
     delete_endpoint_after: bool = False
 
 
+class BatchTransformParams(_Params):
+    """A SageMaker Batch Transform of the batch pipeline's playlists (``batch_input``) with the
+    package just built (the ``batch_transform_recommendations`` dataset); uses ``sagemaker``'s
+    region, role, bucket, prefix, model name and image. Null (the default): no job, nothing read or uploaded."""
+
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(1, ge=1)
+    max_payload_mb: int = Field(
+        6, ge=1, le=100, description="MaxPayloadInMB: JSON lines packed into one request"
+    )
+    max_concurrent_transforms: int | None = Field(
+        None, ge=1, description="requests in flight per instance; null: SageMaker's choice"
+    )
+    max_wait_seconds: int = Field(
+        3600, ge=1, description="then the job is stopped and the node fails"
+    )
+    poll_seconds: int = Field(30, ge=1, description="between two looks at the job's status")
+
+
 class ServingParams(_Params):
     """What the package's ``code/inference.py`` accepts (written into its ``metadata.json``).
 
@@ -71,3 +90,4 @@ class DeploymentParams(_Params):
     seed: int = 0
     serving: ServingParams = ServingParams()
     sagemaker: SageMakerParams = SageMakerParams()
+    batch_transform: BatchTransformParams | None = None

@@ -2,7 +2,9 @@
 
 ``kedro run --pipelines deployment`` builds the Keras serving model from the selected
 recommender, exports and archives it for SageMaker TensorFlow Serving, checks that it ranks as
-evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true.
+evaluated, and deploys it only when ``deployment.sagemaker.enabled`` is true. With
+``deployment.batch_transform`` set, a SageMaker Batch Transform of the checked package scores
+the batch pipeline's playlists (``batch_input``) into ``batch_transform_recommendations``.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -14,6 +16,7 @@ from .nodes import (
     package_serving_model,
     rank_parity_queries,
     refit_for_deployment,
+    request_batch_transform,
     request_deployment,
 )
 
@@ -35,14 +38,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 }
                 | {name: f"{name}.recommender@loader" for name in found}
                 | tuned,
-                ["deployed_recommender", "deployment_info"],
+                ["deployed_recommender@model", "deployment_info"],
                 name="refit_for_deployment_node",
                 tags="training",
             ),
             Node(
                 package_serving_model,
                 [
-                    "deployed_recommender",
+                    "deployed_recommender@model",
                     "deployment_info",
                     "params:deployment",
                     "params:evaluation",
@@ -55,7 +58,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 rank_parity_queries,
                 [
-                    "deployed_recommender",
+                    "deployed_recommender@model",
                     "validation_queries",
                     "params:deployment",
                     "params:evaluation",
@@ -76,6 +79,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["model_archive", "serving_check", "params:deployment"],
                 "sagemaker_endpoint",
                 name="deploy_to_sagemaker_node",
+            ),
+            Node(
+                request_batch_transform,
+                [
+                    "model_archive",
+                    "serving_check",
+                    "batch_input",
+                    "params:cleaning",
+                    "params:deployment",
+                    "params:evaluation",
+                ],
+                "batch_transform_recommendations",
+                name="batch_transform_node",
             ),
         ],
         tags="deployment",
