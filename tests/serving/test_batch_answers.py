@@ -147,3 +147,40 @@ def test_through_the_container_front_and_a_real_package(fitted_models, tmp_path,
     answers = [json.loads(line) for line in lines.text.splitlines()]
     assert len(answers) == len(playlists)
     assert answers == [{"track_ids": r["track_ids"], "scores": r["scores"]} for r in rows]
+
+
+def test_a_batch_transform_reads_back_what_the_batch_pipeline_writes(fitted_models, tmp_path):
+    """The whole Batch Transform round trip but the cloud: the job's input lines, sent in
+    MultiRecord requests to the package's own handler (JSON lines in and out), the answers
+    joined a line each and read back — the rows the batch pipeline ranks in-process."""
+    pytest.importorskip("tensorflow")
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    from music_recsys.datasets.sagemaker_batch_transform import input_lines, read_answers  # noqa: PLC0415
+    from music_recsys.serving.batch import rank_playlists  # noqa: PLC0415
+    from music_recsys.serving.local import LocalEndpoint  # noqa: PLC0415 - TensorFlow
+    from tests.shared import random_queries, write_package  # noqa: PLC0415
+
+    recommender = fitted_models["cooccurrence"]
+    seeds = [list(q) for q in random_queries(30, seed=9)["query"]] + [["nobody|||x"]]
+    playlists = pd.DataFrame({"playlist_id": range(100, 100 + len(seeds)), "seeds": seeds})
+    expected = rank_playlists(recommender, playlists, k=5, budget_bytes=2**20)
+    package = write_package(recommender, tmp_path / "model.tar.gz", 5)
+    lines = input_lines(playlists["seeds"])
+    with LocalEndpoint(package.root) as endpoint:
+        output = b""
+        for start in range(0, len(lines), 7):  # MultiRecord: several lines a request
+            answer = endpoint.invoke(
+                b"".join(lines[start : start + 7]),
+                "application/jsonlines",
+                accept="application/jsonlines",
+            )
+            assert answer.status == 200, answer.text
+            output += answer.text.encode() + b"\n"  # AssembleWith: Line
+    record = {"output": "s3://b/out", "job_name": "job"}
+    back = read_answers(
+        output, playlists, expected.groupby("playlist_id")["fallback"].first().tolist(), record
+    )
+    pd.testing.assert_frame_equal(back.drop(columns="score"), expected.drop(columns="score"))
+    np.testing.assert_allclose(back["score"], expected["score"], rtol=1e-5)
