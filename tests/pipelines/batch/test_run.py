@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from tests.conftest import TINY_DEMO, run
 
@@ -38,6 +39,12 @@ def test_every_playlist_gets_its_next_tracks_as_the_endpoint_answers(batch_run):
     summary = json.loads((batch_run / "data/07_model_output/batch/summary.json").read_text())
     assert summary["playlists"] == len(playlists) and summary["model"] == "deployed"
     assert summary["rows"]["read"] == summary["rows"]["kept"]  # the primary layer: all clean
+    client = MlflowClient(tracking_uri=f"sqlite:///{batch_run / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("music_recsys")
+    latest = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"]
+    )[0]
+    assert "summary.json" in {a.path for a in client.list_artifacts(latest.info.run_id)}
 
     queries = pd.read_parquet(batch_run / "data/07_model_output/batch/queries.parquet")
     sample = queries.sample(40, random_state=0)
