@@ -8,7 +8,9 @@ an evaluation and a selection are.
   protocol and its queries;
 - :mod:`~music_recsys.core.metrics`, :mod:`~music_recsys.core.evaluation`: metrics over the
   whole catalog, and the evaluation of one recommender on one set of queries;
-- :mod:`~music_recsys.core.selection`: the rule that picks the candidate that ships.
+- :mod:`~music_recsys.core.selection`: the rule that picks the candidate that ships;
+- :mod:`~music_recsys.core.params`: the base of every typed settings block (parameters, a
+  kind's settings): unknown keys are errors, values are frozen.
 
 It imports neither Kedro's pipelines nor TensorFlow: kinds, pipelines, serving, the CLI and
 the benchmarks import it, never the reverse (``lint-imports`` keeps it so).

@@ -105,9 +105,9 @@ def evaluate(
     which is its kind's until selection or deployment names it after its candidate).
 
     Returns:
-        The metrics — ``hit_rate_at_K``, ``mrr_at_K``, ``ndcg_at_K`` (each with its standard
-        error, ``<metric>_se``) and ``coverage_at_K`` for each K, ``mean_popularity_at_10``,
-        ``hit_rate_at_10_<bucket>`` for head / torso / tail / unseen targets (and their query
+        The metrics — ``<metric>_at_K`` for each of ``evaluation.metrics`` (each with its
+        standard error, ``<metric>_at_K_se``) and ``coverage_at_K`` for each K,
+        ``mean_popularity_at_10``, ``hit_rate_at_10_<bucket>`` for head / torso / tail / unseen targets (and their query
         counts), ``fallback_rate`` (no known query track, or no positive score),
         ``unseen_target_rate``, ``queries`` (counted), ``guaranteed_misses`` (left out) and
         ``evaluation_seconds`` — and each query's target rank (``playlist_id``, ``rank``,
@@ -134,7 +134,7 @@ def summarise(
     counts = recommender.index.counts
     result: dict[str, float] = {}
     for k in evaluation.k:
-        for metric in ("hit_rate", "mrr", "ndcg"):
+        for metric in evaluation.metrics:
             values = m.per_query(ranks, metric, k)
             result[f"{metric}_at_{k}"] = m.mean(values)
             result[f"{metric}_at_{k}_se"] = m.standard_error(values)
@@ -143,7 +143,7 @@ def summarise(
     result[f"mean_popularity_at_{k_report}"] = m.mean_popularity(top, k_report, counts)
     by_bucket = m.hit_rate_by_bucket(ranks, targets, m.popularity_buckets(counts), k_report)
     for bucket, values in by_bucket.items():
-        result[f"hit_rate_at_{k_report}_{bucket}"] = values["hit_rate"]
+        result[f"{m.HIT_RATE}_at_{k_report}_{bucket}"] = values[m.HIT_RATE]
         result[f"queries_{bucket}"] = values["queries"]
     fell_back = ranked.fell_back[counted]
     result["fallback_rate"] = float(fell_back.mean()) if len(fell_back) else math.nan
@@ -151,15 +151,15 @@ def summarise(
     result["queries"] = int(counted.sum())
     result["guaranteed_misses"] = int((~counted).sum())
     result["evaluation_seconds"] = seconds
+    figures = ", ".join(
+        f"{metric}@{k_report} {result[f'{metric}_at_{k_report}']:.4f} ± "
+        f"{result[f'{metric}_at_{k_report}_se']:.4f}"
+        for metric in evaluation.metrics
+    )
     logger.info(
-        "%s: hit_rate@%d %.4f ± %.4f, ndcg@%d %.4f, fallback %.1f%% on %d queries "
-        "(%d guaranteed misses left out; %.1f s)",
+        "%s: %s, fallback %.1f%% on %d queries (%d guaranteed misses left out; %.1f s)",
         name or recommender.name,
-        k_report,
-        result[f"hit_rate_at_{k_report}"],
-        result[f"hit_rate_at_{k_report}_se"],
-        k_report,
-        result[f"ndcg_at_{k_report}"],
+        figures,
         100 * result["fallback_rate"],
         result["queries"],
         result["guaranteed_misses"],

@@ -4,22 +4,17 @@ and the choice between next-track and playlist continuation."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from music_recsys.core.metrics import METRICS
+from music_recsys.core.params import Params
 
 logger = logging.getLogger(__name__)
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-METRIC_NAME = re.compile(r"^(hit_rate|mrr|ndcg)_at_(\d+)$")
-
-
-class EvaluationParams(_Params):
+class EvaluationParams(Params):
     """How candidates are evaluated; the same queries for every candidate."""
 
     protocol: Literal["auto", "next_track", "continuation"] = "auto"
@@ -32,6 +27,10 @@ class EvaluationParams(_Params):
         "asked with the last track alone",
     )
     k: tuple[int, ...] = (1, 10, 20, 100)
+    metrics: tuple[str, ...] = Field(
+        tuple(METRICS),
+        description="the ranking metrics computed at each K: names in core.metrics.METRICS",
+    )
     max_queries: int = Field(
         5_000, ge=1, description="playlists evaluated per split (a seeded sample)"
     )
@@ -56,6 +55,12 @@ class EvaluationParams(_Params):
             return max(self.min_lead_se, self.small_validation_min_lead_se)
         return self.min_lead_se
 
+    def cut_at(self, k: int) -> EvaluationParams:
+        """These settings ranking to ``k`` alone (a blend's component lists, the deployment's
+        parity check), the selection metric moved to ``k`` so that the copy stays valid."""
+        metric = self.selection_metric.rpartition("_at_")[0]
+        return self.model_copy(update={"k": (k,), "selection_metric": f"{metric}_at_{k}"})
+
     @field_validator("k")
     @classmethod
     def _positive_sorted(cls, k: tuple[int, ...]) -> tuple[int, ...]:
@@ -63,13 +68,34 @@ class EvaluationParams(_Params):
             raise ValueError("k must list positive cut-offs, e.g. [10, 20, 100]")
         return tuple(sorted(set(k)))
 
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_are_registered(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
+        """A misspelt metric fails here, before any node runs, not after hours of fitting."""
+        unknown = [name for name in metrics if name not in METRICS]
+        if unknown:
+            raise ValueError(
+                f"metrics: unknown {unknown}; known: {list(METRICS)} "
+                "(a new one is registered in music_recsys.core.metrics.METRICS)"
+            )
+        if not metrics:
+            raise ValueError(f"metrics must list at least one of {list(METRICS)}")
+        return tuple(dict.fromkeys(metrics))
+
     @model_validator(mode="after")
     def _metric_is_evaluated(self) -> EvaluationParams:
-        match = METRIC_NAME.match(self.selection_metric)
-        if not match or int(match.group(2)) not in self.k:
+        """The selection maximises its metric, over figures the evaluation computed."""
+        metric, _, k = self.selection_metric.rpartition("_at_")
+        if (
+            metric not in self.metrics
+            or not METRICS[metric].higher_is_better
+            or not k.isdigit()
+            or int(k) not in self.k
+        ):
+            maximised = [name for name in self.metrics if METRICS[name].higher_is_better]
             raise ValueError(
-                f"selection_metric '{self.selection_metric}' must be hit_rate_at_K, mrr_at_K or "
-                f"ndcg_at_K with K in k={list(self.k)}"
+                f"selection_metric '{self.selection_metric}' must be <metric>_at_K with <metric> "
+                f"one of {maximised} (evaluated, higher is better) and K in k={list(self.k)}"
             )
         return self
 

@@ -11,21 +11,21 @@ Use ``to_pandas(relation)`` (or ``relation.df()``) in a notebook to get a frame.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from kedro.io import AbstractDataset
 
 from music_recsys import duckdb_sql
 
 from .atomic import atomic_write
+from .file import FileDataset
 
 
 class DuckDBParquetDataset(
-    AbstractDataset[duckdb.DuckDBPyRelation | pd.DataFrame | pa.Table, duckdb.DuckDBPyRelation]
+    FileDataset[duckdb.DuckDBPyRelation | pd.DataFrame | pa.Table, duckdb.DuckDBPyRelation]
 ):
     """Parquet file ⇄ lazy DuckDB relation.
 
@@ -49,22 +49,14 @@ class DuckDBParquetDataset(
             save_args: Options for DuckDB's ``write_parquet`` (default: zstd compression).
             metadata: Free-form metadata (kedro-viz reads its layer from here).
         """
-        self._filepath = str(PurePosixPath(filepath))
+        super().__init__(filepath, metadata)
         self._save_args = {"compression": "zstd", **(save_args or {})}
-        self.metadata = metadata
 
-    @property
-    def filepath(self) -> str:
-        return self._filepath
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "save_args": self._save_args}
-
-    def _exists(self) -> bool:
-        return Path(self._filepath).is_file()
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"save_args": self._save_args}
 
     def load(self) -> duckdb.DuckDBPyRelation:
-        return duckdb_sql.connection().read_parquet(self._filepath)
+        return duckdb_sql.connection().read_parquet(self.filepath)
 
     def save(self, data: duckdb.DuckDBPyRelation | pd.DataFrame | pa.Table) -> None:
         with atomic_write(Path(self._filepath)) as temporary:

@@ -8,7 +8,7 @@ report, which embeds every figure) could not read it. This one saves a figure th
 from __future__ import annotations
 
 import base64
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -16,14 +16,14 @@ import matplotlib
 matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt  # noqa: E402
-from kedro.io import AbstractDataset  # noqa: E402
 from kedro_datasets._typing import ImagePreview  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
+from .file import FileDataset  # noqa: E402
 
 
-class FigureDataset(AbstractDataset[Figure, bytes]):
+class FigureDataset(FileDataset[Figure, bytes]):
     """Matplotlib figure → PNG file; PNG file → bytes.
 
     Example catalog entry::
@@ -37,20 +37,11 @@ class FigureDataset(AbstractDataset[Figure, bytes]):
     def __init__(
         self, filepath: str, dpi: int = 100, metadata: dict[str, Any] | None = None
     ) -> None:
-        # A PurePosixPath, as in kedro-datasets: kedro-mlflow's MlflowArtifactDataset relies on it.
-        self._filepath = PurePosixPath(filepath)
+        super().__init__(filepath, metadata)
         self._dpi = dpi
-        self.metadata = metadata
 
-    @property
-    def filepath(self) -> str:
-        return str(self._filepath)
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "dpi": self._dpi}
-
-    def _exists(self) -> bool:
-        return Path(self._filepath).is_file()
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"dpi": self._dpi}
 
     def save(self, data: Figure) -> None:
         try:

@@ -10,10 +10,12 @@ as ``x@model`` and read either way — the same idea as a lazily loaded ``Partit
 from __future__ import annotations
 
 import pickle
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import DatasetError
+
+from .file import FileDataset
 
 
 class Loader:
@@ -34,23 +36,16 @@ class Loader:
         return f"Loader({self.filepath!r})"
 
 
-class PickleLoaderDataset(AbstractDataset[None, Loader]):
+class PickleLoaderDataset(FileDataset[None, Loader]):
     """Loads a :class:`Loader` for a pickle file written by another dataset (its twin)."""
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = PurePosixPath(filepath)
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
-
-    def _exists(self) -> bool:
-        return Path(self._filepath).is_file()
+        super().__init__(filepath, metadata)
 
     def load(self) -> Loader:
         """The loader; a missing file is an error when it is called (a node may take loaders
         of models it does not use)."""
-        return Loader(str(self._filepath))
+        return Loader(self.filepath)
 
     def save(self, data: None) -> None:
         raise DatasetError(

@@ -15,19 +15,20 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from kedro.io import AbstractDataset
 
 from music_recsys import duckdb_sql
 
+from .file import FileDataset
 
-class ParquetPartsDataset(AbstractDataset[Any, duckdb.DuckDBPyRelation]):
+
+class ParquetPartsDataset(FileDataset[Any, duckdb.DuckDBPyRelation]):
     """Folder of Parquet parts ⇄ lazy DuckDB relation (see the module doc).
 
     Example catalog entry::
@@ -43,22 +44,17 @@ class ParquetPartsDataset(AbstractDataset[Any, duckdb.DuckDBPyRelation]):
         compression: str = "zstd",
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._filepath = str(PurePosixPath(filepath))
+        super().__init__(filepath, metadata)
         self._compression = compression
-        self.metadata = metadata
 
-    @property
-    def filepath(self) -> str:
-        return self._filepath
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "compression": self._compression}
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"compression": self._compression}
 
     def _exists(self) -> bool:
         return any(Path(self._filepath).glob("*.parquet"))
 
     def load(self) -> duckdb.DuckDBPyRelation:
-        return duckdb_sql.connection().read_parquet(f"{self._filepath}/*.parquet")
+        return duckdb_sql.connection().read_parquet(f"{self.filepath}/*.parquet")
 
     def save(self, data: Any) -> None:
         final = Path(self._filepath)

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import DatasetError
 
 from music_recsys import duckdb_sql
 
 from .atomic import atomic_write
+from .file import FileDataset
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ ORDER BY line_number
 """
 
 
-class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation]):
+class PlaylistCsvDataset(FileDataset[pd.DataFrame, duckdb.DuckDBPyRelation]):
     """Reads and writes files in the #nowplaying Spotify playlists format.
 
     Example catalog entry::
@@ -170,33 +171,24 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
             duckdb_config: DuckDB settings for reading (``threads``, ``memory_limit``, ...).
             metadata: Free-form metadata (kedro-viz reads its layer from here).
         """
-        self._filepath = str(PurePosixPath(filepath)) if "://" not in filepath else filepath
+        super().__init__(filepath, metadata)
         self._duckdb_config = dict(duckdb_config or {})
-        self.metadata = metadata
 
-    @property
-    def filepath(self) -> str:
-        """Where the file is."""
-        return self._filepath
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "duckdb_config": self._duckdb_config}
-
-    def _exists(self) -> bool:
-        return Path(self._filepath).is_file()
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"duckdb_config": self._duckdb_config}
 
     def load(self) -> duckdb.DuckDBPyRelation:
-        check_header(self._filepath)
-        size_mb = Path(self._filepath).stat().st_size / 1e6
-        logger.info("Reading lines of '%s' (%.1f MB) with DuckDB", self._filepath, size_mb)
+        check_header(self.filepath)
+        size_mb = Path(self.filepath).stat().st_size / 1e6
+        logger.info("Reading lines of '%s' (%.1f MB) with DuckDB", self.filepath, size_mb)
         started = time.perf_counter()
         # A connection of its own: its lines table is freed with the relation, after parsing.
         connection = duckdb.connect(config=duckdb_sql.settings() | self._duckdb_config)
         try:
-            connection.execute(f"CREATE TABLE file_lines AS {_read_lines_sql(self._filepath)}")
+            connection.execute(f"CREATE TABLE file_lines AS {_read_lines_sql(self.filepath)}")
         except duckdb.Error as error:
             raise PlaylistFileError(
-                f"'{self._filepath}': DuckDB could not read the file: {error}"
+                f"'{self.filepath}': DuckDB could not read the file: {error}"
             ) from error
         n_lines = connection.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
         if (
@@ -204,7 +196,7 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
             and not connection.sql("SELECT count(*) FROM reject_errors").fetchall()[0][0]
         ):
             raise PlaylistFileError(
-                f"'{self._filepath}' has the playlists header but no data line: nothing to learn "
+                f"'{self.filepath}' has the playlists header but no data line: nothing to learn "
                 "from. Is it the complete file?"
             )
         n_rejected = connection.sql("SELECT count(DISTINCT line) FROM reject_errors").fetchall()[0][
@@ -228,10 +220,10 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
         """Writes ``data`` (the four columns, in order) in the file's format, atomically."""
         missing = [name for name in COLUMNS if name not in data.columns]
         if missing:
-            raise DatasetError(f"Cannot write '{self._filepath}': missing columns {missing}.")
+            raise DatasetError(f"Cannot write '{self.filepath}': missing columns {missing}.")
         rows = data[list(COLUMNS)].astype(str).itertuples(index=False, name=None)
         with (
-            atomic_write(Path(self._filepath)) as temporary,
+            atomic_write(Path(self.filepath)) as temporary,
             temporary.open("w", encoding="utf-8", newline="\n") as stream,
         ):
             stream.write(HEADER + "\n")
@@ -239,7 +231,7 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
                 line = format_line(values)
                 if "\n" in line or "\r" in line or split_line(line) != list(values):
                     raise DatasetError(
-                        f"Cannot write row {row_number} to '{self._filepath}': {values!r} "
+                        f"Cannot write row {row_number} to '{self.filepath}': {values!r} "
                         "would not read back as the same four values (a value contains a "
                         "line break or the field separator '\",\"')."
                     )
@@ -248,7 +240,7 @@ class PlaylistCsvDataset(AbstractDataset[pd.DataFrame, duckdb.DuckDBPyRelation])
     def preview(self, nrows: int = 5) -> dict[str, Any]:
         """The first ``nrows`` rows, split by the file's rule, for kedro-viz."""
         rows = []
-        with Path(self._filepath).open(encoding="utf-8", errors="replace") as stream:
+        with Path(self.filepath).open(encoding="utf-8", errors="replace") as stream:
             next(stream, None)
             for line in stream:
                 if len(rows) == nrows:

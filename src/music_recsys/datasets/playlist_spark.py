@@ -47,22 +47,21 @@ class SparkPlaylistTextDataset(PlaylistCsvDataset):
         """
         super().__init__(filepath=filepath, metadata=metadata)
 
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "engine": "spark"}
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"engine": "spark"}
 
     def _exists(self) -> bool:
-        return "://" in self._filepath or Path(self._filepath).is_file()
+        return self.is_url or super()._exists()
 
     def load(self) -> Any:
         from pyspark.sql import Window  # noqa: PLC0415
         from pyspark.sql import functions as F  # noqa: PLC0415, N812
 
-        is_local = "://" not in self._filepath
-        if is_local:
-            check_header(self._filepath)
+        if not self.is_url:
+            check_header(self.filepath)
         spark = spark_sql.session()
-        path = str(Path(self._filepath).resolve()) if is_local else self._filepath
-        logger.info("Reading lines of '%s' with Spark", self._filepath)
+        path = self.filepath if self.is_url else str(Path(self.filepath).resolve())
+        logger.info("Reading lines of '%s' with Spark", self.filepath)
         lines = spark.read.text(path).select(
             F.col("value").alias("text"),
             F.col("_metadata.file_block_start").alias("block"),
@@ -98,7 +97,7 @@ class SparkPlaylistTextDataset(PlaylistCsvDataset):
         )
         if result.isEmpty():
             raise PlaylistFileError(
-                f"'{self._filepath}' has the playlists header but no data line: nothing to learn "
+                f"'{self.filepath}' has the playlists header but no data line: nothing to learn "
                 "from. Is it the complete file?"
             )
         return result

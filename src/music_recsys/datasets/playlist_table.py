@@ -18,13 +18,12 @@ DataFrames (``conf/spark/catalog.yml``), ``duckdb`` (the default) lazy DuckDB re
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-
-from kedro.io import AbstractDataset
 
 from music_recsys import duckdb_sql, spark_sql
 
+from .file import FileDataset
 from .playlist_csv import PlaylistCsvDataset, PlaylistFileError
 from .playlist_spark import SparkPlaylistTextDataset
 
@@ -37,7 +36,7 @@ _HOW = (
 )
 
 
-class PlaylistTableDataset(AbstractDataset[None, Any]):
+class PlaylistTableDataset(FileDataset[None, Any]):
     """Loads the playlists to score (see the module doc); read-only."""
 
     def __init__(
@@ -52,47 +51,44 @@ class PlaylistTableDataset(AbstractDataset[None, Any]):
         """
         if engine not in ("duckdb", "spark"):
             raise ValueError(f"engine must be 'duckdb' or 'spark', not {engine!r}")
-        self._filepath = str(PurePosixPath(filepath))
+        super().__init__(filepath, metadata)
         self._engine = engine
-        self.metadata = metadata
 
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "engine": self._engine}
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"engine": self._engine}
 
     def _exists(self) -> bool:
-        return "://" in self._filepath or Path(self._filepath).exists()
+        return self.is_url or Path(self.filepath).exists()
 
     @property
     def is_playlists_file(self) -> bool:
-        return self._filepath.lower().endswith(".csv")
+        return self.filepath.lower().endswith(".csv")
 
     def load(self) -> Any:
         if self.is_playlists_file:
             reader = PlaylistCsvDataset if self._engine == "duckdb" else SparkPlaylistTextDataset
-            return reader(filepath=self._filepath).load()
+            return reader(filepath=self.filepath).load()
         if not self._exists():
             raise PlaylistFileError(
-                f"No playlists to score at '{self._filepath}': run `kedro run` first (the "
+                f"No playlists to score at '{self.filepath}': run `kedro run` first (the "
                 f"primary layer), or name a source with --params batch_input=<path>; {_HOW}."
             )
         table = self._spark_table() if self._engine == "spark" else self._duckdb_table()
         if self._is_empty(table):
-            raise PlaylistFileError(f"'{self._filepath}' has no rows: no playlist to score.")
+            raise PlaylistFileError(f"'{self.filepath}' has no rows: no playlist to score.")
         return table
 
     def _columns_error(self, columns: list[str]) -> PlaylistFileError:
-        return PlaylistFileError(
-            f"'{self._filepath}' has the columns {', '.join(columns)}; {_HOW}."
-        )
+        return PlaylistFileError(f"'{self.filepath}' has the columns {', '.join(columns)}; {_HOW}.")
 
     def _duckdb_table(self) -> Any:
-        path = Path(self._filepath)
-        pattern = str(path / "**" / "*.parquet") if path.is_dir() else self._filepath
+        path = Path(self.filepath)
+        pattern = str(path / "**" / "*.parquet") if path.is_dir() else self.filepath
         try:
             table = duckdb_sql.connection().read_parquet(pattern)
         except Exception as error:  # duckdb.IOException, InvalidInputException, ...
             raise PlaylistFileError(
-                f"'{self._filepath}' could not be read as Parquet: {error}; {_HOW}."
+                f"'{self.filepath}' could not be read as Parquet: {error}; {_HOW}."
             ) from error
         if set(LONG) <= set(table.columns):
             return table.select(", ".join(LONG))
@@ -107,7 +103,7 @@ class PlaylistTableDataset(AbstractDataset[None, Any]):
     def _spark_table(self) -> Any:
         from pyspark.sql import functions as F  # noqa: PLC0415, N812
 
-        path = self._filepath if "://" in self._filepath else str(Path(self._filepath).resolve())
+        path = self.filepath if self.is_url else str(Path(self.filepath).resolve())
         table = spark_sql.session().read.parquet(path)
         if set(LONG) <= set(table.columns):
             return table.select(*LONG)
@@ -123,4 +119,4 @@ class PlaylistTableDataset(AbstractDataset[None, Any]):
         return not table.limit(1).fetchall()
 
     def save(self, data: None) -> None:
-        raise PlaylistFileError(f"'{self._filepath}' is read-only: batch input is never written.")
+        raise PlaylistFileError(f"'{self.filepath}' is read-only: batch input is never written.")

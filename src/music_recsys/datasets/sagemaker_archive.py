@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import tarfile
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-
-from kedro.io import AbstractDataset
 
 from music_recsys.serving.package import (
     GZIP_LEVEL,
@@ -26,21 +24,14 @@ from music_recsys.serving.package import (
 )
 
 from .atomic import atomic_write
+from .file import FileDataset
 
 
-class SageMakerModelArchiveDataset(AbstractDataset[ModelPackage, ModelArchive]):
+class SageMakerModelArchiveDataset(FileDataset[ModelPackage, ModelArchive]):
     """``ModelPackage`` → model.tar.gz for SageMaker TF Serving; model.tar.gz → ``ModelArchive``."""
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        # A PurePosixPath, as in kedro-datasets: kedro-mlflow's MlflowArtifactDataset relies on it.
-        self._filepath = PurePosixPath(filepath)
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
-
-    def _exists(self) -> bool:
-        return Path(self._filepath).is_file()
+        super().__init__(filepath, metadata)
 
     def save(self, data: ModelPackage) -> None:
         with tempfile.TemporaryDirectory() as folder:

@@ -37,8 +37,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from music_recsys.core.params import Params
 from music_recsys.core.protocol import in_play_order
 from music_recsys.core.recency import RECENCY_ARRAY, Recency, Weighting, effective
 
@@ -51,10 +52,8 @@ if TYPE_CHECKING:
     from music_recsys.core.ranking import Recommender
 
 
-class Settings(BaseModel):
+class Settings(Params):
     """Base of every kind's settings: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RecencySettings(Settings):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from music_recsys.core.params import Params
 
 
-class TuningParams(BaseModel):
+class TuningParams(Params):
     """How candidates are tuned (see ``conf/base/parameters_data_science.yml``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     trials: int = Field(

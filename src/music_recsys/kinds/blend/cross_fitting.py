@@ -28,9 +28,7 @@ def component_lists(models: list[Recommender], queries, evaluation, depth: int, 
     at once would hold every seed's playlists at full size); ``name`` labels the progress log.
     """
     depth = min(depth, len(models[0].index))
-    listing = evaluation.model_copy(
-        update={"k": (depth,), "selection_metric": f"hit_rate_at_{depth}"}
-    )
+    listing = evaluation.cut_at(depth)
     ranked = [rank_targets(m, queries, listing, what=f"{name}: {m.name}") for m in models]
     return [(r.top, r.scores) for r in ranked], ranked[-1].targets, ranked[-1].counted
 

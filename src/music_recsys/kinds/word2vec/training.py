@@ -2,8 +2,8 @@
 
 Why these choices:
 
-- Skip-gram or CBOW is always set explicitly: gensim defaults to CBOW (``sg=0``), which the
-  tutorial this project grew from used by accident.
+- Skip-gram or CBOW is always set explicitly, never left to gensim's default (CBOW,
+  ``sg=0``), which is easy to get without having chosen it.
 - ``ns_exponent``, ``window``, ``sample`` and ``epochs`` change hit rates by up to an order of
   magnitude for recommendation (Caselles-Dupré et al., RecSys 2018), so all are parameters.
 - gensim silently truncates sentences longer than 10,000 tokens (gensim #2880); long playlists

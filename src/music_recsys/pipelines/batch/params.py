@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from music_recsys.core.params import Params
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BatchParams(_Params):
+class BatchParams(Params):
     """Which model answers, how many next tracks, and how many playlists a part holds."""
 
     model: Literal["deployed", "selected"] = Field(

@@ -47,7 +47,7 @@ def clean_playlist_rows(parsed_lines: Table, cleaning: CleaningParams) -> Table:
     """Trims values, applies the empty-name rules, and gives every line read its outcome.
 
     The track id, built by :func:`filter_playlists`, is ``<artist>|||<track>``, the format of
-    the tutorial this project grew from, so requests written for it keep working. A name that
+    the original tutorial's models, so requests written for those work here too. A name that
     itself contains ``|||`` would make two different tracks share an id; such rows are
     rejected, not merged.
 

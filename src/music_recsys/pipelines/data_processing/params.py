@@ -9,21 +9,19 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from music_recsys.core.params import Params
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CleaningParams(_Params):
+class CleaningParams(Params):
     """What to do with rows whose artist or track name is empty after trimming."""
 
     empty_artist: Literal["keep", "drop"] = "keep"
     empty_track: Literal["keep", "drop"] = "drop"
 
 
-class FilterParams(_Params):
+class FilterParams(Params):
     """Minimum sizes; rows removed by each are counted under their own reason."""
 
     min_track_frequency: int = Field(1, ge=1, description="Rows a track needs, over all playlists.")
@@ -32,13 +30,13 @@ class FilterParams(_Params):
     )
 
 
-class OrderCheckParams(_Params):
+class OrderCheckParams(Params):
     """When to call the rows of a playlist 'sorted by track name' rather than 'in play order'."""
 
     sorted_share_threshold: float = Field(0.9, gt=0, le=1)
 
 
-class SplitParams(_Params):
+class SplitParams(Params):
     """Playlist-level split into train / validation / test."""
 
     seed: int = 42

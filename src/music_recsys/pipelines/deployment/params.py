@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from music_recsys.core.params import Params
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerlessParams(_Params):
+class ServerlessParams(Params):
     memory_size_mb: int = Field(3072, ge=1024, le=6144)
     max_concurrency: int = Field(5, ge=1, le=200)
 
 
-class SageMakerParams(_Params):
+class SageMakerParams(Params):
     """Where and how to deploy; nothing is uploaded unless ``enabled`` and complete.
 
     Secrets (AWS keys) are not parameters: they come from ``conf/local/credentials.yml`` (the
@@ -37,7 +35,7 @@ class SageMakerParams(_Params):
     delete_endpoint_after: bool = False
 
 
-class BatchTransformParams(_Params):
+class BatchTransformParams(Params):
     """A SageMaker Batch Transform of the batch pipeline's playlists (``batch_input``) with the
     package just built (the ``batch_transform_recommendations`` dataset); uses ``sagemaker``'s
     region, role, bucket, prefix, model name and image. Null (the default): no job, nothing read or uploaded."""
@@ -56,7 +54,7 @@ class BatchTransformParams(_Params):
     poll_seconds: int = Field(30, ge=1, description="between two looks at the job's status")
 
 
-class ServingParams(_Params):
+class ServingParams(Params):
     """What the package's ``code/inference.py`` accepts (written into its ``metadata.json``).
 
     A request over a limit is answered 413, saying which; ``rows_per_call`` bounds the model's
@@ -78,7 +76,7 @@ class ServingParams(_Params):
     )
 
 
-class DeploymentParams(_Params):
+class DeploymentParams(Params):
     """The serving model and its checks."""
 
     k: int = Field(10, ge=1, description="recommendations per request, at most the catalog size")

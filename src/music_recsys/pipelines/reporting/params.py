@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from music_recsys.core.params import Params
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PowerLawParams(_Params):
+class PowerLawParams(Params):
     """How the power law is fitted (the ``powerlaw`` package, discrete data)."""
 
     xmin_max: int | None = Field(None, ge=1, description="search xmin up to this count (None: all)")
@@ -30,7 +28,7 @@ class PowerLawParams(_Params):
         return self
 
 
-class LatentSpaceParams(_Params):
+class LatentSpaceParams(Params):
     """The latent-space picture: t-SNE of the most frequent tracks' vectors."""
 
     n_tracks: int = Field(1000, ge=10)
@@ -38,7 +36,7 @@ class LatentSpaceParams(_Params):
     seed: int = 0
 
 
-class GenreParams(_Params):
+class GenreParams(Params):
     """Genres inferred from playlist names: a case-insensitive whole-word (or phrase) match.
 
     ``vocabulary`` maps a genre to the words and phrases that name it; "HARD ROCK" matches

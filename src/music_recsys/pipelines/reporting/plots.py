@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from music_recsys.core.metrics import parse_metric  # noqa: E402
+from music_recsys.core.metrics import HIT_RATE, METRICS, evaluated, parse_metric  # noqa: E402
 from music_recsys.tables import Table  # noqa: E402
 
 from .analysis import fit_power_law, popularity  # noqa: E402
@@ -23,7 +23,6 @@ from .params import PowerLawParams  # noqa: E402
 FIGSIZE = (12, 6)  # inches; 1200 × 600 px at the catalog's 100 dpi
 WIDE = (13, 6.5)
 ENTITY_LABEL = {"artist": "artist", "track": "track (artist + title)"}
-SPLIT_STYLE = {"validation": "-", "test": "--"}
 
 
 def _style(axis, title: str, xlabel: str, ylabel: str) -> None:
@@ -162,21 +161,18 @@ def candidate_colours(n: int):
 
 
 def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Figure:
-    """Hit rate, MRR and NDCG at every K, for every candidate, on the validation split."""
+    """Every ranking metric evaluated (one panel each, labelled by :data:`METRICS`) at every K,
+    for every candidate, on the validation split."""
     validation = _validation(model_results)
-    ks = sorted(
-        {
-            int(c.rsplit("_", 1)[1])
-            for c in validation.columns
-            if c.startswith("hit_rate_at_") and c.rsplit("_", 1)[1].isdigit()
-        }
+    panels = evaluated(validation.columns)
+    ks = sorted({k for at in panels.values() for k in at})
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 5.5), constrained_layout=True, squeeze=False
     )
-    figure, axes = plt.subplots(1, 3, figsize=(15, 5.5), constrained_layout=True)
     order = validation[model_selection["metric"]].sort_values(ascending=False).index
     palette = candidate_colours(len(order))
-    for axis, (metric, label) in zip(
-        axes, (("hit_rate", "hit rate"), ("mrr", "MRR"), ("ndcg", "NDCG")), strict=True
-    ):
+    for axis, metric in zip(axes[0], panels, strict=True):
+        label = METRICS[metric].label
         for i, candidate in enumerate(order):
             values = [validation.loc[candidate, f"{metric}_at_{k}"] for k in ks]
             errors = [validation.loc[candidate].get(f"{metric}_at_{k}_se", np.nan) for k in ks]
@@ -199,7 +195,7 @@ def plot_metric_curves(model_results: pd.DataFrame, model_selection: dict) -> Fi
         _style(
             axis, f"{label}@K (validation)", "K, recommendations shown (log scale)", f"{label}@K"
         )
-    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0, 0].legend(fontsize=8, loc="upper left")
     figure.suptitle(
         "Every candidate ranked over the whole catalog — dashed: baselines, thick: selected, "
         "bars: ±1 standard error",
@@ -214,14 +210,14 @@ def plot_hit_rate_by_popularity(model_results: pd.DataFrame, model_selection: di
     validation = _validation(model_results)
     k = parse_metric(model_selection["metric"])[1]
     buckets = [
-        b for b in ("head", "torso", "tail", "unseen") if f"hit_rate_at_{k}_{b}" in validation
+        b for b in ("head", "torso", "tail", "unseen") if f"{HIT_RATE}_at_{k}_{b}" in validation
     ]
     order = validation[model_selection["metric"]].sort_values(ascending=False).index
     figure, axis = plt.subplots(figsize=WIDE, constrained_layout=True)
     width = 0.8 / max(len(order), 1)
     palette = candidate_colours(len(order))
     for i, candidate in enumerate(order):
-        values = [validation.loc[candidate, f"hit_rate_at_{k}_{b}"] for b in buckets]
+        values = [validation.loc[candidate, f"{HIT_RATE}_at_{k}_{b}"] for b in buckets]
         axis.bar(
             np.arange(len(buckets)) + i * width,
             np.nan_to_num(values),
@@ -249,7 +245,7 @@ def plot_coverage_vs_hit_rate(model_results: pd.DataFrame, model_selection: dict
     popularity, or not."""
     validation = _validation(model_results)
     k = parse_metric(model_selection["metric"])[1]
-    coverage, hit_rate = f"coverage_at_{k}", f"hit_rate_at_{k}"
+    coverage, hit_rate = f"coverage_at_{k}", f"{HIT_RATE}_at_{k}"
     figure, axis = plt.subplots(figsize=(10, 6.5), constrained_layout=True)
     x_span = max(float(np.ptp(validation[coverage])), 1e-9)
     y_span = max(float(np.ptp(validation[hit_rate])), 1e-9)

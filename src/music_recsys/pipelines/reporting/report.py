@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from music_recsys.core.metrics import parse_metric
+from music_recsys.core.metrics import HIT_RATE, evaluated, parse_metric
 
 _STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1280px;
@@ -28,22 +28,16 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 
 
 def _metrics(model_results: pd.DataFrame, k: int) -> list[str]:
-    """The table's metrics: at the selection metric's K, hit rate at 1 (what an autoplay plays
-    first) and at the largest K evaluated, what the recommendations look like, and the queries
-    counted."""
-    largest = max(
-        (
-            int(c.removeprefix("hit_rate_at_"))
-            for c in model_results
-            if c.startswith("hit_rate_at_") and c.removeprefix("hit_rate_at_").isdigit()
-        ),
-        default=k,
-    )
-    wanted = [f"hit_rate_at_{k}", f"mrr_at_{k}", f"ndcg_at_{k}"]
+    """The table's metrics: every ranking metric evaluated at the selection metric's K, hit
+    rate at 1 (what an autoplay plays first) and at the largest K evaluated, what the
+    recommendations look like, and the queries counted."""
+    ks = evaluated(model_results)
+    largest = max(ks.get(HIT_RATE, []), default=k)
+    wanted = [f"{metric}_at_{k}" for metric in ks]
     if k != 1:
-        wanted.append("hit_rate_at_1")
+        wanted.append(f"{HIT_RATE}_at_1")
     if largest != k:
-        wanted.append(f"hit_rate_at_{largest}")
+        wanted.append(f"{HIT_RATE}_at_{largest}")
     wanted += [
         f"coverage_at_{k}",
         f"mean_popularity_at_{k}",
