@@ -64,6 +64,27 @@ def batches(queries: list[Query], cost, budget_bytes: int) -> Iterator[slice]:
         yield slice(start, len(queries))
 
 
+def rank_in_batches(
+    recommender: Recommender,
+    queries: list[Query],
+    k: int,
+    budget_bytes: int,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`Recommender.rank` of every query, in slices whose working memory stays within
+    ``budget_bytes`` (by the recommender's own estimate): ``(top, scores, fell_back)`` with
+    ``min(k, catalog)`` columns. ``progress`` is advanced slice by slice."""
+    width = min(k, len(recommender.index))
+    top = np.full((len(queries), width), -1, dtype=np.int64)
+    scores = np.zeros((len(queries), width), dtype=np.float32)
+    fell_back = np.zeros(len(queries), dtype=bool)
+    for part in batches(queries, recommender.rank_cost, budget_bytes):
+        top[part], scores[part], fell_back[part] = recommender.rank(queries[part], k)
+        if progress is not None:
+            progress.advance(part.stop - part.start)
+    return top, scores, fell_back
+
+
 def rank_targets(
     recommender: Recommender, queries: pd.DataFrame, evaluation: EvaluationParams, what: str = ""
 ) -> Ranked:
@@ -84,15 +105,11 @@ def rank_targets(
             len(index),
         )
     query_list, targets, counted = as_queries(index, queries)
-    width = min(k_max, len(index))
-    top = np.full((len(query_list), width), -1, dtype=np.int64)
-    scores = np.zeros((len(query_list), width), dtype=np.float32)
-    fell_back = np.zeros(len(query_list), dtype=bool)
     progress = Progress(logger, what or recommender.name, len(query_list), "queries")
-    for part in batches(query_list, recommender.rank_cost, evaluation.batch_bytes):
-        top[part], scores[part], fell_back[part] = recommender.rank(query_list[part], k_max)
-        progress.advance(part.stop - part.start)
-    no_score = (scores[:, 0] <= 0) if width else np.ones(len(query_list), dtype=bool)
+    top, scores, fell_back = rank_in_batches(
+        recommender, query_list, k_max, evaluation.batch_bytes, progress
+    )
+    no_score = (scores[:, 0] <= 0) if top.shape[1] else np.ones(len(query_list), dtype=bool)
     return Ranked(top, scores, m.target_ranks(top, targets), targets, fell_back | no_score, counted)
 
 

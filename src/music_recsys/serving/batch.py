@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from music_recsys.core.catalog import Query
-from music_recsys.core.evaluation import batches
+from music_recsys.core.evaluation import rank_in_batches
 from music_recsys.core.ranking import Recommender
 
 SEPARATOR = "|||"  # a track id is "<artist>|||<track>"
@@ -44,12 +44,7 @@ def rank_playlists(
     """
     index = recommender.index
     queries = [Query.of(index.lookup(list(seeds))) for seeds in playlists["seeds"]]
-    width = min(k, len(index))
-    top = np.full((len(queries), width), -1, dtype=np.int64)
-    scores = np.zeros(top.shape, dtype=np.float32)
-    fell_back = np.zeros(len(queries), dtype=bool)
-    for part in batches(queries, recommender.rank_cost, budget_bytes):
-        top[part], scores[part], fell_back[part] = recommender.rank(queries[part], width)
+    top, scores, fell_back = rank_in_batches(recommender, queries, k, budget_bytes)
     real = top >= 0
     rows, ranks = np.nonzero(real)
     track_ids = index.track_ids[top[real]].astype(str)
