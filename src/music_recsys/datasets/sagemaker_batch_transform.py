@@ -41,7 +41,14 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from music_recsys.datasets.atomic import atomic_write
-from music_recsys.datasets.sagemaker_endpoint import REQUIRED, DeploymentError, image_uri
+from music_recsys.datasets.sagemaker_endpoint import (
+    NO_CREDENTIALS,
+    DeploymentError,
+    aws_session,
+    has_credentials,
+    image_uri,
+    not_configured,
+)
 from music_recsys.serving.batch import COLUMNS, answers_to_rows
 from music_recsys.serving.inference import DEFAULT_LIMITS
 from music_recsys.serving.package import read_metadata
@@ -116,9 +123,7 @@ class SageMakerBatchTransformDataset(AbstractDataset[BatchTransformRequest, pd.D
         }
 
     def _clients(self, region: str):
-        import boto3  # noqa: PLC0415 - only when a job runs
-
-        session = boto3.session.Session(region_name=region, **self._credentials)
+        session = aws_session(region, self._credentials)
         return (
             session.client("s3", endpoint_url=self._endpoint_url),
             session.client("sagemaker", endpoint_url=self._endpoint_url),
@@ -141,15 +146,11 @@ class SageMakerBatchTransformDataset(AbstractDataset[BatchTransformRequest, pd.D
             self._write({"ran": False, "reason": "deployment.batch_transform is null"})
             return
         settings = data.settings
-        missing = [name for name in REQUIRED if not settings.get(name)]
-        if missing:
-            raise BatchTransformError(
-                "SageMaker Batch Transform is enabled (deployment.batch_transform) but not "
-                "configured: set "
-                + ", ".join(f"deployment.sagemaker.{name}" for name in missing)
-                + " in conf/local/parameters_deployment.yml (or with --params); AWS keys go in "
-                "conf/local/credentials.yml under 'aws'. Nothing was uploaded."
-            )
+        unset = not_configured(
+            settings, "SageMaker Batch Transform is enabled (deployment.batch_transform)"
+        )
+        if unset:
+            raise BatchTransformError(unset)
         playlists = data.playlists if data.playlists is not None else _no_playlists()
         if playlists.empty:
             logger.warning("SageMaker Batch Transform: no playlists to score; no job was run")
@@ -158,12 +159,8 @@ class SageMakerBatchTransformDataset(AbstractDataset[BatchTransformRequest, pd.D
             return
         lines = input_lines(playlists["seeds"])
         environment = container_limits(data.archive, playlists["seeds"], lines, data.transform)
-        if not self._has_credentials(settings["region"]):
-            raise BatchTransformError(
-                "No AWS credentials: put aws_access_key_id and aws_secret_access_key under 'aws' "
-                "in conf/local/credentials.yml, or set them in the AWS environment "
-                "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ...). Nothing was uploaded."
-            )
+        if not has_credentials(settings["region"], self._credentials):
+            raise BatchTransformError(NO_CREDENTIALS)
         transform = {"poll_seconds": self._poll_seconds} | dict(data.transform)
         record: dict[str, Any] = {}
         try:
@@ -188,14 +185,6 @@ class SageMakerBatchTransformDataset(AbstractDataset[BatchTransformRequest, pd.D
             len(rows),
             len(playlists),
             self._filepath,
-        )
-
-    def _has_credentials(self, region: str) -> bool:
-        import boto3  # noqa: PLC0415 - only when a job runs
-
-        return (
-            boto3.session.Session(region_name=region, **self._credentials).get_credentials()
-            is not None
         )
 
     def _write_rows(self, rows: pd.DataFrame) -> None:

@@ -78,9 +78,7 @@ class SageMakerEndpointDataset(AbstractDataset[DeploymentRequest, dict]):
         return {"record_path": str(self._record_path), "endpoint_url": self._endpoint_url}
 
     def _clients(self, region: str):
-        import boto3  # noqa: PLC0415 - only when deploying
-
-        session = boto3.session.Session(region_name=region, **self._credentials)
+        session = aws_session(region, self._credentials)
         return (
             session.client("s3", endpoint_url=self._endpoint_url),
             session.client("sagemaker", endpoint_url=self._endpoint_url),
@@ -104,21 +102,12 @@ class SageMakerEndpointDataset(AbstractDataset[DeploymentRequest, dict]):
             logger.info("SageMaker deployment is disabled (deployment.sagemaker.enabled: false)")
             self._write({"deployed": False, "reason": "deployment.sagemaker.enabled is false"})
             return
-        missing = [name for name in REQUIRED if not settings.get(name)]
-        if missing:
-            raise DeploymentError(
-                "SageMaker deployment is enabled but not configured: set "
-                + ", ".join(f"deployment.sagemaker.{name}" for name in missing)
-                + " in conf/local/parameters_deployment.yml (or with --params); AWS keys go in "
-                "conf/local/credentials.yml under 'aws'. Nothing was uploaded."
-            )
+        unset = not_configured(settings, "SageMaker deployment is enabled")
+        if unset:
+            raise DeploymentError(unset)
         clients = self._clients(settings["region"])
-        if not self._has_credentials(settings["region"]):
-            raise DeploymentError(
-                "No AWS credentials: put aws_access_key_id and aws_secret_access_key under 'aws' "
-                "in conf/local/credentials.yml, or set them in the AWS environment "
-                "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ...). Nothing was uploaded."
-            )
+        if not has_credentials(settings["region"], self._credentials):
+            raise DeploymentError(NO_CREDENTIALS)
         try:
             record = deploy(clients, data)
         except DeploymentError as error:
@@ -127,17 +116,41 @@ class SageMakerEndpointDataset(AbstractDataset[DeploymentRequest, dict]):
             raise
         self._write(record)
 
-    def _has_credentials(self, region: str) -> bool:
-        import boto3  # noqa: PLC0415 - only when deploying
-
-        return (
-            boto3.session.Session(region_name=region, **self._credentials).get_credentials()
-            is not None
-        )
-
     def _write(self, record: dict) -> None:
         self._record_path.parent.mkdir(parents=True, exist_ok=True)
         self._record_path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+
+
+NO_CREDENTIALS = (
+    "No AWS credentials: put aws_access_key_id and aws_secret_access_key under 'aws' in "
+    "conf/local/credentials.yml, or set them in the AWS environment (AWS_PROFILE, "
+    "AWS_ACCESS_KEY_ID, ...). Nothing was uploaded."
+)
+
+
+def aws_session(region: str, credentials: dict[str, Any]):
+    """A boto3 session: the catalog's credentials, else the usual AWS chain."""
+    import boto3  # noqa: PLC0415 - only when something is sent to AWS
+
+    return boto3.session.Session(region_name=region, **credentials)
+
+
+def has_credentials(region: str, credentials: dict[str, Any]) -> bool:
+    return aws_session(region, credentials).get_credentials() is not None
+
+
+def not_configured(settings: dict, what: str) -> str | None:
+    """What to set, when ``deployment.sagemaker`` lacks one of :data:`REQUIRED` (``what``: the
+    step that needs them, e.g. "SageMaker deployment is enabled"); None when complete."""
+    missing = [name for name in REQUIRED if not settings.get(name)]
+    if not missing:
+        return None
+    return (
+        f"{what} but not configured: set "
+        + ", ".join(f"deployment.sagemaker.{name}" for name in missing)
+        + " in conf/local/parameters_deployment.yml (or with --params); AWS keys go in "
+        "conf/local/credentials.yml under 'aws'. Nothing was uploaded."
+    )
 
 
 def image_uri(settings: dict) -> str:
