@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from music_recsys.core.metrics import METRICS
+from music_recsys.core.metrics import METRICS, parse_metric
 from music_recsys.core.params import Params
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class EvaluationParams(Params):
     def cut_at(self, k: int) -> EvaluationParams:
         """These settings ranking to ``k`` alone (a blend's component lists, the deployment's
         parity check), the selection metric moved to ``k`` so that the copy stays valid."""
-        metric = self.selection_metric.rpartition("_at_")[0]
+        metric, _ = parse_metric(self.selection_metric)
         return self.model_copy(update={"k": (k,), "selection_metric": f"{metric}_at_{k}"})
 
     @field_validator("k")
