@@ -39,6 +39,12 @@ logger = logging.getLogger(__name__)
 NO_FILTERS = FilterParams(min_track_frequency=1, min_playlist_length=1)
 
 
+def _from_playlists_file(table: Table) -> bool:
+    """Whether ``table`` came from a playlists file: its lines, and data_processing's clean
+    rows of them, carry the text in ``line``; a table's rows have no such column."""
+    return "line" in table.columns
+
+
 def clean_batch_input(batch_input: Table, cleaning: CleaningParams) -> Table:
     """Every row read, with its outcome: what :func:`read_batch_playlists` scores and counts.
 
@@ -47,7 +53,7 @@ def clean_batch_input(batch_input: Table, cleaning: CleaningParams) -> Table:
     rows (which have no line number: a row is known by its values) are kept unless their
     ``playlist_id``, ``position`` or ``track_id`` is missing (``reason`` says which).
     """
-    if "line" in batch_input.columns:
+    if _from_playlists_file(batch_input):
         return clean_playlist_rows(parse_playlist_lines(batch_input), cleaning)
     return sql(
         "SELECT playlist_id, position, track_id, "
@@ -69,7 +75,7 @@ def read_batch_playlists(batch_clean_rows: Table) -> tuple[Table, pd.DataFrame, 
         ``reason``, ``rows``: read = kept + rejected + filtered); the rejected rows with their
         line number (a file) or values (a table) and reason.
     """
-    if "line" in batch_clean_rows.columns:
+    if _from_playlists_file(batch_clean_rows):
         playlist_tracks, _, summary = filter_playlists(batch_clean_rows, NO_FILTERS)
         return (
             sql("SELECT playlist_id, position, track_id FROM {t}", t=playlist_tracks),
@@ -140,7 +146,7 @@ def playlists_to_score(
     ``batch_input`` (for the deployment's Batch Transform, which scores the same playlists).
     A playlists file's clean rows are held in memory here; the batch pipeline stores them."""
     clean_rows = clean_batch_input(batch_input, cleaning)
-    if "line" in clean_rows.columns and not on_spark(clean_rows):
+    if _from_playlists_file(clean_rows) and not on_spark(clean_rows):
         clean_rows = materialize(clean_rows)  # off the file's own DuckDB connection
     playlist_tracks, _, _ = read_batch_playlists(clean_rows)
     return playlists_so_far(playlist_tracks, evaluation)
