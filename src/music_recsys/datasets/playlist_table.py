@@ -69,8 +69,9 @@ class PlaylistTableDataset(FileDataset[None, Any]):
             reader = PlaylistCsvDataset if self._engine == "duckdb" else SparkPlaylistTextDataset
             return reader(filepath=self.filepath).load()
         if not self._exists():
+            run = " --env spark" if self._engine == "spark" else ""
             raise PlaylistFileError(
-                f"No playlists to score at '{self.filepath}': run `kedro run` first (the "
+                f"No playlists to score at '{self.filepath}': run `kedro run{run}` first (the "
                 f"primary layer), or name a source with --params batch_input=<path>; {_HOW}."
             )
         table = self._spark_table() if self._engine == "spark" else self._duckdb_table()

@@ -120,6 +120,8 @@ def test_each_playlist_is_asked_with_its_last_tracks_in_order():
 def test_the_input_is_refused_by_name_when_missing_empty_or_of_other_columns(tmp_path):
     with pytest.raises(PlaylistFileError, match="No playlists to score at .*kedro run"):
         PlaylistTableDataset(str(tmp_path / "none.parquet")).load()
+    with pytest.raises(PlaylistFileError, match="run `kedro run --env spark` first"):
+        PlaylistTableDataset(str(tmp_path / "none.spark"), engine="spark").load()
     pd.DataFrame({"playlist_id": [], "position": [], "track_id": []}).to_parquet(
         tmp_path / "empty.parquet"
     )
